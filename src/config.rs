@@ -1,0 +1,244 @@
+//! Command-line flags (each also an environment variable) and their
+//! validation into plain [`Settings`]. Owns nothing else: no I/O beyond
+//! reading the admin token file, no server state.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, ValueEnum};
+
+/// zkppd: a self-hosted sign-in server with zero-knowledge password proofs
+/// (SRP-6a), single-use sign-up tokens and session credentials, over one
+/// SQLite file.
+#[derive(Parser, Debug)]
+#[command(name = "zkppd", version, about, long_about = None)]
+pub struct Cli {
+    #[command(flatten)]
+    pub serve: ServeArgs,
+}
+
+/// Flags of the server.
+#[derive(Args, Debug, Clone)]
+pub struct ServeArgs {
+    /// Address to bind (the original service's port is 3005); port 0 picks a
+    /// free port, which start-up logs as `listening on ADDR`.
+    #[arg(long, env = "ZKPPD_LISTEN", default_value = "127.0.0.1:3005")]
+    pub listen: SocketAddr,
+
+    /// The SQLite database file; created with its schema if missing.
+    #[arg(
+        long,
+        env = "ZKPPD_DB",
+        default_value = "zkppd.db",
+        conflicts_with = "temp_db"
+    )]
+    pub db: PathBuf,
+
+    /// Use a throw-away database in a temporary directory, deleted on exit
+    /// (for tests and trying zkppd out).
+    #[arg(long, env = "ZKPPD_TEMP_DB")]
+    pub temp_db: bool,
+
+    /// File whose first line is the admin bearer token (at least 16
+    /// characters) for /v1/bucket/fill. Without it, admin routes answer 401.
+    #[arg(long, env = "ZKPPD_ADMIN_TOKEN_FILE", value_name = "PATH")]
+    pub admin_token_file: Option<PathBuf>,
+
+    /// Session lifetime: a number and a unit, e.g. 90s, 15m, 1h, 7d.
+    #[arg(long, env = "ZKPPD_SESSION_TTL", default_value = "1h", value_parser = parse_duration, value_name = "DURATION")]
+    pub session_ttl: Duration,
+
+    /// How long a pending sign-in handshake (step 1 → step 2) lives.
+    #[arg(long, env = "ZKPPD_HANDSHAKE_TTL", default_value = "60s", value_parser = parse_duration, value_name = "DURATION")]
+    pub handshake_ttl: Duration,
+
+    /// Live sessions per profile; signing in beyond it evicts the oldest.
+    #[arg(long, env = "ZKPPD_MAX_SESSIONS", default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub max_sessions: u32,
+
+    /// Pending sign-in handshakes kept in memory (about 1 KiB each); past
+    /// it, the oldest is dropped.
+    #[arg(long, env = "ZKPPD_MAX_HANDSHAKES", default_value_t = 16_384, value_parser = clap::value_parser!(u32).range(1..=10_000_000))]
+    pub max_handshakes: u32,
+
+    /// Failed-proof counters kept in memory for the lockout (about 100
+    /// bytes each); unlocked ones are evicted first, locked ones never.
+    #[arg(long, env = "ZKPPD_MAX_LOCKOUTS", default_value_t = 65_536, value_parser = clap::value_parser!(u32).range(1..=10_000_000))]
+    pub max_lockouts: u32,
+
+    /// Most connections served at once (idle keep-alive ones included);
+    /// past it a new connection gets 503 and is closed.
+    #[arg(long, env = "ZKPPD_MAX_CONNECTIONS", default_value_t = 4096, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub max_connections: u32,
+
+    /// How long a client may take to send a request's headers, also the
+    /// idle time after which a keep-alive connection is closed.
+    #[arg(long, env = "ZKPPD_HEADER_TIMEOUT", default_value = "30s", value_parser = parse_duration, value_name = "DURATION")]
+    pub header_timeout: Duration,
+
+    /// Log line format: `text` for people, `json` for a collector.
+    #[arg(long, env = "ZKPPD_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+
+    /// Log level (error, warn, info, debug, trace) or a RUST_LOG-style
+    /// filter such as `info,zkppd=debug`.
+    #[arg(
+        long,
+        env = "ZKPPD_LOG_LEVEL",
+        default_value = "info",
+        value_name = "LEVEL"
+    )]
+    pub log_level: String,
+}
+
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// Parses `^[1-9][0-9]*(s|m|h|d)$` into a duration.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let err = || {
+        format!(
+            "invalid duration `{s}`: expected a number and a unit s, m, h or d (e.g. 90s, 15m, 1h, 7d)"
+        )
+    };
+    let (digits, unit) = s.split_at(s.len().saturating_sub(1));
+    let scale: u64 = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        _ => return Err(err()),
+    };
+    if digits.is_empty() || digits.starts_with('0') || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(err());
+    }
+    let n: u64 = digits.parse().map_err(|_| err())?;
+    // Ten years is far past any sensible TTL and keeps expiry arithmetic safe.
+    n.checked_mul(scale)
+        .filter(|secs| *secs <= 10 * 366 * 86_400)
+        .map(Duration::from_secs)
+        .ok_or_else(err)
+}
+
+/// Where the database lives.
+#[derive(Debug, Clone)]
+pub enum DbLocation {
+    File(PathBuf),
+    Temp,
+}
+
+/// Validated server settings; what the rest of the crate sees.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub listen: SocketAddr,
+    pub db: DbLocation,
+    pub admin_token: Option<AdminToken>,
+    pub session_ttl: Duration,
+    pub handshake_ttl: Duration,
+    pub max_sessions: u32,
+    pub max_handshakes: usize,
+    pub max_lockouts: usize,
+    pub max_connections: usize,
+    pub header_timeout: Duration,
+}
+
+/// The admin bearer token; its Debug never prints it.
+#[derive(Clone)]
+pub struct AdminToken(pub String);
+
+impl std::fmt::Debug for AdminToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AdminToken(..)")
+    }
+}
+
+impl Settings {
+    /// Settings for a server on a given database with every default; tests
+    /// and tools adjust fields from here.
+    pub fn new(listen: SocketAddr, db: DbLocation) -> Settings {
+        Settings {
+            listen,
+            db,
+            admin_token: None,
+            session_ttl: Duration::from_secs(3600),
+            handshake_ttl: Duration::from_secs(60),
+            max_sessions: 16,
+            max_handshakes: 16_384,
+            max_lockouts: 65_536,
+            max_connections: 4096,
+            header_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+impl ServeArgs {
+    /// Validates the flags; the error names the cause for the start-up line.
+    pub fn into_settings(self) -> Result<Settings, String> {
+        let admin_token = match &self.admin_token_file {
+            None => None,
+            Some(path) => Some(read_admin_token(path)?),
+        };
+        Ok(Settings {
+            listen: self.listen,
+            db: if self.temp_db {
+                DbLocation::Temp
+            } else {
+                DbLocation::File(self.db)
+            },
+            admin_token,
+            session_ttl: self.session_ttl,
+            handshake_ttl: self.handshake_ttl,
+            max_sessions: self.max_sessions,
+            max_handshakes: self.max_handshakes as usize,
+            max_lockouts: self.max_lockouts as usize,
+            max_connections: self.max_connections as usize,
+            header_timeout: self.header_timeout,
+        })
+    }
+}
+
+/// Reads the first line of the token file, surrounding whitespace stripped.
+pub fn read_admin_token(path: &std::path::Path) -> Result<AdminToken, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read admin token file {}: {e}", path.display()))?;
+    let token = text.lines().next().unwrap_or("").trim();
+    if token.chars().count() < 16 {
+        return Err(format!(
+            "admin token in {} is shorter than 16 characters",
+            path.display()
+        ));
+    }
+    Ok(AdminToken(token.to_owned()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("90s"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("15m"), Ok(Duration::from_secs(900)));
+        assert_eq!(parse_duration("1h"), Ok(Duration::from_secs(3600)));
+        assert_eq!(parse_duration("7d"), Ok(Duration::from_secs(604_800)));
+        for bad in [
+            "",
+            "s",
+            "0s",
+            "01s",
+            "1",
+            "1x",
+            "-1s",
+            "1.5h",
+            " 1s",
+            "1S",
+            "99999999999999999999d",
+        ] {
+            assert!(parse_duration(bad).is_err(), "{bad:?} accepted");
+        }
+    }
+}

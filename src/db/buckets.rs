@@ -1,0 +1,133 @@
+//! SQL of the two token buckets. `profile_tokens` holds keyed hashes (the
+//! caller hashes); `signup_tokens` holds tokens verbatim in dense slots so
+//! that a uniformly random one is drawn with primary-key lookups only.
+
+use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior};
+
+use crate::error::Error;
+
+/// Counts of a fill: new tokens and skipped duplicates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FillCount {
+    pub inserted: u64,
+    pub duplicates: u64,
+}
+
+/// Adds profile-token hashes in one transaction; a hash already present
+/// (unused or consumed) counts as a duplicate.
+pub fn fill_profile(conn: &mut Connection, hashes: &[[u8; 32]]) -> Result<FillCount, Error> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let mut count = FillCount {
+        inserted: 0,
+        duplicates: 0,
+    };
+    {
+        let mut insert =
+            tx.prepare_cached("INSERT OR IGNORE INTO profile_tokens (hash, used) VALUES (?1, 0)")?;
+        for hash in hashes {
+            if insert.execute([&hash[..]])? == 1 {
+                count.inserted += 1;
+            } else {
+                count.duplicates += 1;
+            }
+        }
+    }
+    tx.commit()?;
+    Ok(count)
+}
+
+/// Adds signup tokens in one transaction, each at the next free slot.
+pub fn fill_signup(conn: &mut Connection, tokens: &[String]) -> Result<FillCount, Error> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let mut count = FillCount {
+        inserted: 0,
+        duplicates: 0,
+    };
+    let mut next = signup_len(&tx)?;
+    {
+        let mut insert =
+            tx.prepare_cached("INSERT OR IGNORE INTO signup_tokens (slot, token) VALUES (?1, ?2)")?;
+        for token in tokens {
+            if insert.execute(rusqlite::params![next, token])? == 1 {
+                count.inserted += 1;
+                next += 1;
+            } else {
+                count.duplicates += 1;
+            }
+        }
+    }
+    tx.commit()?;
+    Ok(count)
+}
+
+/// Number of tokens in the signup bucket: slots are dense, so this is the
+/// largest slot plus one, found on the primary key without a scan.
+pub fn signup_len(conn: &Connection) -> Result<i64, Error> {
+    let max: Option<i64> = conn
+        .prepare_cached("SELECT max(slot) FROM signup_tokens")?
+        .query_row([], |r| r.get(0))?;
+    Ok(max.map_or(0, |m| m + 1))
+}
+
+/// Unused tokens in the profile bucket (a full count: admin use only).
+pub fn profile_len(conn: &Connection) -> Result<i64, Error> {
+    Ok(conn.query_row(
+        "SELECT count(*) FROM profile_tokens WHERE used = 0",
+        [],
+        |r| r.get(0),
+    )?)
+}
+
+/// Whether this profile-token hash is in the bucket and unused.
+pub fn profile_token_usable(tx: &Transaction<'_>, hash: &[u8; 32]) -> Result<bool, Error> {
+    let used: Option<i64> = tx
+        .prepare_cached("SELECT used FROM profile_tokens WHERE hash = ?1")?
+        .query_row([&hash[..]], |r| r.get(0))
+        .optional()?;
+    Ok(used == Some(0))
+}
+
+/// Marks a profile token consumed; it stays so it can never be refilled.
+pub fn consume_profile_token(tx: &Transaction<'_>, hash: &[u8; 32]) -> Result<(), Error> {
+    let n = tx
+        .prepare_cached("UPDATE profile_tokens SET used = 1 WHERE hash = ?1 AND used = 0")?
+        .execute([&hash[..]])?;
+    if n == 1 {
+        Ok(())
+    } else {
+        Err(Error::Internal(
+            "profile token vanished inside its transaction".into(),
+        ))
+    }
+}
+
+/// Removes and returns the token at `slot` (0 ≤ slot < len), moving the
+/// last token into the hole so that slots stay dense.
+pub fn take_signup_token(tx: &Transaction<'_>, slot: i64, len: i64) -> Result<String, Error> {
+    let token: String = tx
+        .prepare_cached("SELECT token FROM signup_tokens WHERE slot = ?1")?
+        .query_row([slot], |r| r.get(0))?;
+    tx.prepare_cached("DELETE FROM signup_tokens WHERE slot = ?1")?
+        .execute([slot])?;
+    let last = len - 1;
+    if slot != last {
+        tx.prepare_cached("UPDATE signup_tokens SET slot = ?1 WHERE slot = ?2")?
+            .execute([slot, last])?;
+    }
+    Ok(token)
+}
+
+/// A uniformly random integer in `0..n` (n > 0) from the OS CSPRNG, by
+/// rejection so that no slot is favoured.
+pub fn random_below(n: u64) -> Result<u64, Error> {
+    debug_assert!(n > 0);
+    let zone = u64::MAX - (u64::MAX % n);
+    loop {
+        let mut buf = [0u8; 8];
+        getrandom::fill(&mut buf).map_err(|e| Error::Internal(format!("OS random source: {e}")))?;
+        let r = u64::from_le_bytes(buf);
+        if r < zone {
+            return Ok(r % n);
+        }
+    }
+}

@@ -1,0 +1,114 @@
+//! SQL of the `sessions` table. Tokens arrive already hashed; expiry is
+//! kept both as the exact string handed out (compared byte for byte) and as
+//! milliseconds (for comparisons and purging).
+
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
+
+use crate::error::Error;
+
+/// A session as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Session {
+    pub profile_id: String,
+    pub expiry: String,
+    pub expires_ms: i64,
+}
+
+/// Stores a new session and evicts the oldest of that profile beyond `max`,
+/// in one transaction.
+pub fn create(
+    conn: &mut Connection,
+    token_hash: &[u8; 32],
+    session: &Session,
+    now_ms: i64,
+    max: u32,
+) -> Result<(), Error> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    tx.prepare_cached(
+        "INSERT INTO sessions (token_hash, profile_id, expiry, expires_ms, created_ms)
+         VALUES (?1, ?2, ?3, ?4, ?5)",
+    )?
+    .execute(rusqlite::params![
+        &token_hash[..],
+        session.profile_id,
+        session.expiry,
+        session.expires_ms,
+        now_ms
+    ])?;
+    tx.prepare_cached(
+        "DELETE FROM sessions WHERE profile_id = ?1 AND token_hash != ?3
+         AND token_hash NOT IN (
+             SELECT token_hash FROM sessions WHERE profile_id = ?1 AND token_hash != ?3
+             ORDER BY created_ms DESC, token_hash DESC LIMIT ?2)",
+    )?
+    // The new session always stays; the newest `max - 1` others stay with it.
+    .execute(rusqlite::params![
+        session.profile_id,
+        max.saturating_sub(1),
+        &token_hash[..]
+    ])?;
+    tx.commit()?;
+    Ok(())
+}
+
+/// The session stored under this token hash, if any.
+pub fn get(conn: &Connection, token_hash: &[u8; 32]) -> Result<Option<Session>, Error> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT profile_id, expiry, expires_ms FROM sessions WHERE token_hash = ?1",
+        )?
+        .query_row([&token_hash[..]], |r| {
+            Ok(Session {
+                profile_id: r.get(0)?,
+                expiry: r.get(1)?,
+                expires_ms: r.get(2)?,
+            })
+        })
+        .optional()?)
+}
+
+/// Deletes the session with this hash if it belongs to `profile_id`, has
+/// this exact expiry and is still live; true if one was deleted.
+pub fn delete_live(
+    conn: &Connection,
+    token_hash: &[u8; 32],
+    profile_id: &str,
+    expiry: &str,
+    now_ms: i64,
+) -> Result<bool, Error> {
+    Ok(conn
+        .prepare_cached(
+            "DELETE FROM sessions WHERE token_hash = ?1 AND profile_id = ?2
+             AND expiry = ?3 AND expires_ms > ?4",
+        )?
+        .execute(rusqlite::params![
+            &token_hash[..],
+            profile_id,
+            expiry,
+            now_ms
+        ])?
+        == 1)
+}
+
+/// Deletes every session of a profile; returns how many.
+pub fn delete_for_profile(conn: &Connection, profile_id: &str) -> Result<usize, Error> {
+    Ok(conn
+        .prepare_cached("DELETE FROM sessions WHERE profile_id = ?1")?
+        .execute([profile_id])?)
+}
+
+/// Deletes expired sessions; returns how many.
+pub fn purge_expired(conn: &Connection, now_ms: i64) -> Result<usize, Error> {
+    Ok(conn
+        .prepare_cached("DELETE FROM sessions WHERE expires_ms <= ?1")?
+        .execute([now_ms])?)
+}
+
+/// Live sessions (for metrics).
+pub fn count_live(conn: &Connection, now_ms: i64) -> Result<i64, Error> {
+    Ok(conn.query_row(
+        "SELECT count(*) FROM sessions WHERE expires_ms > ?1",
+        [now_ms],
+        |r| r.get(0),
+    )?)
+}

@@ -1,0 +1,174 @@
+//! HTTP plumbing shared by every route: the content-type check, bounded
+//! body reading, strict JSON decoding, JSON and error responses, bearer
+//! parsing. Knows no route and no domain rule.
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::{Body as _, Incoming};
+use hyper::header::{CONTENT_LENGTH, CONTENT_TYPE, HeaderMap, HeaderValue};
+use hyper::{Request, StatusCode};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::error::Error;
+
+pub type Body = Full<Bytes>;
+pub type Response = hyper::Response<Body>;
+
+/// Body limit of every route but bucket fill.
+pub const BODY_LIMIT: usize = 64 * 1024;
+/// Body limit of `/v1/bucket/fill` (10,000 tokens of up to 256 bytes).
+pub const FILL_BODY_LIMIT: usize = 4 * 1024 * 1024;
+
+/// A JSON response with the given status.
+pub fn json(status: StatusCode, value: &impl Serialize) -> Response {
+    match serde_json::to_vec(value) {
+        Ok(bytes) => with_body(status, Bytes::from(bytes)),
+        Err(_) => with_body(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            Bytes::from_static(
+                br#"{"statusCode":500,"error":"Internal Server Error","message":"Internal error"}"#,
+            ),
+        ),
+    }
+}
+
+fn with_body(status: StatusCode, body: Bytes) -> Response {
+    let mut res = Response::new(Full::new(body));
+    *res.status_mut() = status;
+    res.headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    res
+}
+
+#[derive(Serialize)]
+struct ErrorBody {
+    #[serde(rename = "statusCode")]
+    status_code: u16,
+    error: &'static str,
+    message: &'static str,
+}
+
+/// The SPEC's error body `{statusCode, error, message}` plus headers.
+pub fn error(err: &Error) -> Response {
+    let (status, message, header) = err.parts();
+    let body = ErrorBody {
+        status_code: status.as_u16(),
+        error: status.canonical_reason().unwrap_or("Error"),
+        message,
+    };
+    let mut res = json(status, &body);
+    if let Some((name, Ok(value))) = header.map(|(n, v)| (n, HeaderValue::from_str(&v))) {
+        res.headers_mut().insert(name, value);
+    }
+    res
+}
+
+/// `application/json`, optionally with `charset=utf-8`, nothing else.
+pub fn is_json_content_type(headers: &HeaderMap) -> bool {
+    let Some(value) = headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok()) else {
+        return false;
+    };
+    let mut parts = value.split(';');
+    let media = parts.next().unwrap_or("").trim();
+    if !media.eq_ignore_ascii_case("application/json") {
+        return false;
+    }
+    parts.all(|param| {
+        let param = param.trim();
+        match param.split_once('=') {
+            Some((k, v)) => {
+                k.trim().eq_ignore_ascii_case("charset")
+                    && v.trim().trim_matches('"').eq_ignore_ascii_case("utf-8")
+            }
+            None => param.is_empty(),
+        }
+    })
+}
+
+/// Reads a JSON body in the SPEC's order: 415, then 413, then 400.
+/// Unknown fields, duplicate keys, wrong types and missing fields are all
+/// rejected by the target type's derived `Deserialize` (which must use
+/// `deny_unknown_fields`).
+pub async fn read_json<T: DeserializeOwned>(
+    req: Request<Incoming>,
+    limit: usize,
+) -> Result<T, Error> {
+    if !is_json_content_type(req.headers()) {
+        return Err(Error::UnsupportedMediaType);
+    }
+    let declared = req
+        .headers()
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) || req.body().size_hint().lower() > limit as u64 {
+        return Err(Error::PayloadTooLarge);
+    }
+    let bytes = match Limited::new(req.into_body(), limit).collect().await {
+        Ok(collected) => collected.to_bytes(),
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => return Err(Error::PayloadTooLarge),
+        Err(_) => return Err(Error::InvalidBody),
+    };
+    serde_json::from_slice(&bytes).map_err(|_| Error::InvalidBody)
+}
+
+/// The token of `Authorization: Bearer <token>` (scheme case-insensitive).
+pub fn bearer(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(hyper::header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.trim().split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim())
+        .filter(|t| !t.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(ct: &str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert(CONTENT_TYPE, HeaderValue::from_str(ct).unwrap());
+        h
+    }
+
+    #[test]
+    fn content_types() {
+        for ok in [
+            "application/json",
+            "Application/JSON",
+            "application/json; charset=utf-8",
+            "application/json;charset=UTF-8",
+            "application/json; charset=\"utf-8\"",
+        ] {
+            assert!(is_json_content_type(&headers(ok)), "{ok}");
+        }
+        for bad in [
+            "text/plain",
+            "application/json; charset=latin1",
+            "application/jsonx",
+            "application/x-www-form-urlencoded",
+            "",
+            "application/json; boundary=x",
+        ] {
+            assert!(!is_json_content_type(&headers(bad)), "{bad}");
+        }
+        assert!(!is_json_content_type(&HeaderMap::new()));
+    }
+
+    #[test]
+    fn bearer_scheme_is_case_insensitive() {
+        let mut h = HeaderMap::new();
+        h.insert(
+            hyper::header::AUTHORIZATION,
+            HeaderValue::from_static("bEaReR abc"),
+        );
+        assert_eq!(bearer(&h), Some("abc"));
+        h.insert(
+            hyper::header::AUTHORIZATION,
+            HeaderValue::from_static("Basic abc"),
+        );
+        assert_eq!(bearer(&h), None);
+    }
+}

@@ -1,0 +1,113 @@
+//! The accept loop: one task per connection under a connection cap,
+//! hyper's HTTP/1.1 with a header-read timeout, background sweeps, and the
+//! graceful shutdown (stop accepting, let in-flight requests finish within
+//! a bound, checkpoint the WAL).
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use tokio::io::AsyncWriteExt;
+use tokio::net::{TcpListener, TcpStream};
+
+use tokio::sync::Semaphore;
+
+use crate::{AppState, db, routes};
+
+/// How long shutdown waits for in-flight requests.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+/// How often expired sessions, handshakes and idle counters are swept.
+const SWEEP_EVERY: Duration = Duration::from_secs(30);
+
+const BUSY_RESPONSE: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\nretry-after: 1\r\nconnection: close\r\ncontent-length: 84\r\n\r\n{\"statusCode\":503,\"error\":\"Service Unavailable\",\"message\":\"Service unavailable\"}\r\n";
+
+/// Serves `listener` until `shutdown` completes, then drains.
+pub async fn serve(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()>,
+) -> std::io::Result<()> {
+    let graceful = GracefulShutdown::new();
+    let permits = Arc::new(Semaphore::new(state.settings.max_connections));
+    let sweeper = tokio::spawn(sweep_forever(state.clone()));
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(pair) => pair,
+                Err(e) => {
+                    // Out of file descriptors and the like: back off briefly.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        match permits.clone().try_acquire_owned() {
+            Ok(permit) => {
+                let _ = stream.set_nodelay(true);
+                let conn_state = state.clone();
+                let service = service_fn(move |req| routes::handle(conn_state.clone(), peer, req));
+                let conn = http1::Builder::new()
+                    .timer(TokioTimer::new())
+                    .header_read_timeout(state.settings.header_timeout)
+                    .max_buf_size(64 * 1024)
+                    .serve_connection(TokioIo::new(stream), service);
+                let watched = graceful.watch(conn);
+                tokio::spawn(async move {
+                    if let Err(e) = watched.await {
+                        tracing::debug!(error = %e, %peer, "connection ended with an error");
+                    }
+                    drop(permit);
+                });
+            }
+            // Past the cap: refuse at once rather than queue.
+            Err(_) => {
+                tokio::spawn(refuse(stream));
+            }
+        }
+    }
+    drop(listener);
+    sweeper.abort();
+    tracing::info!("shutting down: waiting for in-flight requests");
+    if tokio::time::timeout(SHUTDOWN_GRACE, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!("in-flight requests did not finish within {SHUTDOWN_GRACE:?}");
+    }
+    let db = state.db.clone();
+    match tokio::task::spawn_blocking(move || db.checkpoint()).await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => tracing::warn!(error = ?e, "final WAL checkpoint failed"),
+        Err(e) => tracing::warn!(error = %e, "final WAL checkpoint failed"),
+    }
+    Ok(())
+}
+
+async fn refuse(mut stream: TcpStream) {
+    let _ = tokio::time::timeout(Duration::from_secs(1), stream.write_all(BUSY_RESPONSE)).await;
+}
+
+async fn sweep_forever(state: AppState) {
+    let mut tick = tokio::time::interval(SWEEP_EVERY);
+    loop {
+        tick.tick().await;
+        state.handshakes.sweep();
+        state.lockout.sweep(Duration::from_secs(3600));
+        let purged = state
+            .db
+            .run(|conn| db::sessions::purge_expired(conn, db::now_ms()))
+            .await;
+        match purged {
+            Ok(0) => {}
+            Ok(n) => tracing::debug!(sessions = n, "purged expired sessions"),
+            Err(e) => tracing::warn!(error = ?e, "purging expired sessions failed"),
+        }
+    }
+}
