@@ -5,6 +5,24 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 
+# --- npm/node: the interop client (tests/interop.rs fails without it) ---
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+    echo "test.sh: installing nodejs and npm from the distribution" >&2
+    if [ "$(id -u)" -eq 0 ]; then
+        as_root=()
+    elif command -v sudo >/dev/null 2>&1; then
+        as_root=(sudo)
+    else
+        echo "test.sh: node/npm missing and not root (no sudo): install nodejs and npm" >&2
+        exit 1
+    fi
+    "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -q
+    "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive \
+        apt-get install -y -q --no-install-recommends nodejs npm
+fi
+npm ci --prefix tests/interop --no-audit --no-fund --loglevel=error
+# --- end npm/node ---
+
 cargo fmt --all -- --check
 cargo clippy --all-targets --locked -- -D warnings
 cargo test --locked
