@@ -6,16 +6,143 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::{Args, Parser, ValueEnum};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 
 /// zkppd: a self-hosted sign-in server with zero-knowledge password proofs
 /// (SRP-6a), single-use sign-up tokens and session credentials, over one
 /// SQLite file.
+///
+/// With no subcommand, zkppd serves (the same as `zkppd serve`). The admin
+/// subcommands work on the database file directly and are safe to run while
+/// a server is serving it.
 #[derive(Parser, Debug)]
-#[command(name = "zkppd", version, about, long_about = None)]
+#[command(
+    name = "zkppd",
+    version,
+    about,
+    long_about = None,
+    args_conflicts_with_subcommands = true
+)]
 pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
     #[command(flatten)]
     pub serve: ServeArgs,
+}
+
+impl Cli {
+    /// The subcommand to run; no subcommand means `serve` with the
+    /// top-level flags.
+    pub fn into_command(self) -> Command {
+        self.command.unwrap_or(Command::Serve(self.serve))
+    }
+}
+
+/// What the binary does.
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Serve the HTTP API (the default when no subcommand is given).
+    Serve(ServeArgs),
+    /// Fill or count the sign-up token buckets.
+    #[command(subcommand)]
+    Bucket(BucketCommand),
+    /// Copy the database to DEST while it is in use, then verify the copy.
+    ///
+    /// Uses SQLite's online backup (a consistent snapshot even while a
+    /// server writes), then runs integrity_check on the copy. DEST must not
+    /// exist; it appears only once the copy is verified.
+    Backup {
+        /// Where to write the copy; must not exist yet.
+        #[arg(value_name = "DEST")]
+        dest: PathBuf,
+        #[command(flatten)]
+        db: DbArgs,
+    },
+    /// Check the database: integrity_check and schema version.
+    Check {
+        #[command(flatten)]
+        db: DbArgs,
+    },
+    /// Delete or import profiles.
+    #[command(subcommand)]
+    Profile(ProfileCommand),
+    /// End sessions.
+    #[command(subcommand)]
+    Session(SessionCommand),
+}
+
+/// `zkppd bucket …`
+#[derive(Subcommand, Debug)]
+pub enum BucketCommand {
+    /// Add tokens, one per line, to a bucket.
+    ///
+    /// Same rules as POST /v1/bucket/fill: 1–256 bytes of visible ASCII per
+    /// token, tokens already there skipped, all or nothing. Blank lines are
+    /// ignored. Prints `inserted: N` and `duplicates: M`.
+    Fill {
+        /// The bucket: `profile` or `signup`.
+        #[arg(value_name = "BUCKET")]
+        bucket: String,
+        /// File with one token per line; `-` or nothing reads standard input.
+        #[arg(value_name = "FILE")]
+        file: Option<PathBuf>,
+        #[command(flatten)]
+        db: DbArgs,
+    },
+    /// Print the number of unused tokens in each bucket.
+    Count {
+        #[command(flatten)]
+        db: DbArgs,
+    },
+}
+
+/// `zkppd profile …`
+#[derive(Subcommand, Debug)]
+pub enum ProfileCommand {
+    /// Delete a profile and end all its sessions.
+    Delete {
+        /// The profile id.
+        #[arg(value_name = "ID")]
+        id: String,
+        #[command(flatten)]
+        db: DbArgs,
+    },
+    /// Import profiles from JSON lines `{"profile_id", "zkpp", "salt"}`.
+    ///
+    /// Each line is validated like a sign-up; all lines go in one
+    /// transaction, so a bad line imports nothing. A profile already present
+    /// with the same record is left as it is (re-running is harmless); one
+    /// with a different record stops the import. Prints `imported: N` and
+    /// `unchanged: M`.
+    Import {
+        /// File of JSON lines; `-` or nothing reads standard input.
+        #[arg(value_name = "FILE")]
+        file: Option<PathBuf>,
+        #[command(flatten)]
+        db: DbArgs,
+    },
+}
+
+/// `zkppd session …`
+#[derive(Subcommand, Debug)]
+pub enum SessionCommand {
+    /// End every session of a profile (verify answers 400 for them at once).
+    Revoke {
+        /// The profile whose sessions end.
+        #[arg(long, value_name = "ID")]
+        profile: String,
+        #[command(flatten)]
+        db: DbArgs,
+    },
+}
+
+/// How an admin subcommand finds the database: like the server.
+#[derive(Args, Debug, Clone)]
+pub struct DbArgs {
+    /// The SQLite database file the server uses.
+    #[arg(long, env = "ZKPPD_DB", default_value = "zkppd.db")]
+    pub db: PathBuf,
 }
 
 /// Flags of the server.

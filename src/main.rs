@@ -1,26 +1,40 @@
-//! The `zkppd` binary: parse flags, set up logging, open the database,
-//! bind, serve until SIGTERM/SIGINT, exit non-zero with one line on any
-//! start-up failure.
+//! The `zkppd` binary: parse flags, then either serve (set up logging,
+//! open the database, bind, serve until SIGTERM/SIGINT) or run one admin
+//! subcommand; exit non-zero with one line on any failure.
+
+mod admin;
 
 use std::process::ExitCode;
 
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
-use zkppd::config::{Cli, LogFormat};
+use zkppd::config::{Cli, Command, LogFormat, ServeArgs};
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    let filter = match EnvFilter::try_new(&cli.serve.log_level) {
+    match Cli::parse().into_command() {
+        Command::Serve(args) => serve(args),
+        command => match admin::run(command, &mut std::io::stdout().lock()) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(msg) => {
+                eprintln!("zkppd: {msg}");
+                ExitCode::FAILURE
+            }
+        },
+    }
+}
+
+fn serve(args: ServeArgs) -> ExitCode {
+    let filter = match EnvFilter::try_new(&args.log_level) {
         Ok(f) => f,
         Err(e) => {
-            eprintln!("zkppd: invalid --log-level `{}`: {e}", cli.serve.log_level);
+            eprintln!("zkppd: invalid --log-level `{}`: {e}", args.log_level);
             return ExitCode::from(2);
         }
     };
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
-    match cli.serve.log_format {
+    match args.log_format {
         LogFormat::Text => builder.init(),
         LogFormat::Json => builder
             .json()
@@ -36,7 +50,7 @@ fn main() -> ExitCode {
         Ok(rt) => rt,
         Err(e) => return fail(format!("cannot start the async runtime: {e}")),
     };
-    match runtime.block_on(run(cli)) {
+    match runtime.block_on(run(args)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(msg) => fail(msg),
     }
@@ -48,8 +62,8 @@ fn fail(msg: String) -> ExitCode {
     ExitCode::FAILURE
 }
 
-async fn run(cli: Cli) -> Result<(), String> {
-    let settings = cli.serve.into_settings()?;
+async fn run(args: ServeArgs) -> Result<(), String> {
+    let settings = args.into_settings()?;
     if settings.admin_token.is_none() {
         tracing::warn!("no --admin-token-file: /v1/bucket/fill will answer 401");
     }

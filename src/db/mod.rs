@@ -4,6 +4,7 @@
 //! No HTTP and no JSON here.
 
 pub mod buckets;
+pub mod maintenance;
 pub mod profiles;
 pub mod sessions;
 

@@ -1,0 +1,85 @@
+//! SQL of whole-file maintenance for the admin commands and the operator
+//! endpoints: integrity checks, the schema version, row counts, and the
+//! online backup. Nothing here runs on a request's hot path.
+
+use std::path::Path;
+use std::time::Duration;
+
+use rusqlite::Connection;
+use rusqlite::backup::{Backup, StepResult};
+
+use crate::error::Error;
+
+/// `PRAGMA integrity_check`: `["ok"]` for a sound file, else the problems.
+pub fn integrity_check(conn: &Connection) -> Result<Vec<String>, Error> {
+    let mut stmt = conn.prepare("PRAGMA integrity_check")?;
+    let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// Rows that break a foreign key (sessions of a missing profile), as
+/// `table rowid` descriptions; empty for a sound file.
+pub fn foreign_key_check(conn: &Connection) -> Result<Vec<String>, Error> {
+    let mut stmt = conn.prepare("PRAGMA foreign_key_check")?;
+    let rows = stmt.query_map([], |r| {
+        Ok(format!(
+            "{} row {} → {}",
+            r.get::<_, String>(0)?,
+            r.get::<_, Option<i64>>(1)?.unwrap_or(-1),
+            r.get::<_, String>(2)?
+        ))
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// `PRAGMA user_version` and `PRAGMA application_id`.
+pub fn version(conn: &Connection) -> Result<(i64, i64), Error> {
+    let user_version = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    let application_id = conn.query_row("PRAGMA application_id", [], |r| r.get(0))?;
+    Ok((user_version, application_id))
+}
+
+/// Number of profiles.
+pub fn profile_count(conn: &Connection) -> Result<i64, Error> {
+    Ok(conn
+        .prepare_cached("SELECT count(*) FROM profiles")?
+        .query_row([], |r| r.get(0))?)
+}
+
+/// The cheapest statement that proves the file answers (for `/healthz`).
+pub fn ping(conn: &Connection) -> Result<(), Error> {
+    conn.prepare_cached("SELECT 1 FROM meta LIMIT 1")?
+        .query_row([], |_| Ok(()))?;
+    Ok(())
+}
+
+/// Copies the whole database behind `src` into the (new, empty) file at
+/// `dest` with SQLite's online backup API. All pages are copied in one step,
+/// inside one read transaction, so the copy is a consistent snapshot even
+/// while other connections write (WAL readers do not block writers, and a
+/// single step cannot be restarted by their writes). Busy and locked steps
+/// are retried for up to `patience`.
+pub fn backup(src: &Connection, dest: &Path, patience: Duration) -> Result<(), Error> {
+    let mut dst = Connection::open(dest)?;
+    let started = std::time::Instant::now();
+    {
+        let backup = Backup::new(src, &mut dst)?;
+        loop {
+            match backup.step(-1)? {
+                StepResult::Done => break,
+                StepResult::More | StepResult::Busy | StepResult::Locked
+                    if started.elapsed() < patience =>
+                {
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+                _ => {
+                    return Err(Error::ServiceUnavailable(format!(
+                        "backup did not finish within {patience:?}: the database stayed busy"
+                    )));
+                }
+            }
+        }
+    }
+    dst.close().map_err(|(_, e)| e)?;
+    Ok(())
+}
