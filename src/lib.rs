@@ -21,6 +21,7 @@ pub mod routes;
 pub mod server;
 pub mod sessions;
 pub mod srp;
+pub mod srp_client;
 
 use std::sync::Arc;
 

@@ -295,6 +295,34 @@ pub(crate) fn server_proof(a_raw: &[u8], m1: &[u8; 32], k: &[u8; 32]) -> [u8; 32
     h(&[a_raw, m1, k])
 }
 
+/// g^e mod N for a 32-byte exponent, from the comb: the client's A = g^a
+/// and v = g^x (`srp_client`, for tests and the load generator).
+pub(crate) fn client_pow_g(e: &[u8; 32]) -> Zeroizing<[u8; N_BYTES]> {
+    Zeroizing::new(to_bytes(&pow_g(group(), e)))
+}
+
+/// The client's S = (B − k·g^x)^(a + u·x) mod N, as the npm client's
+/// `deriveSession` computes it (`srp_client`). `big_b` is the server's B,
+/// already reduced and checked ≠ 0 by [`ClientPublic::from_hex`].
+pub(crate) fn client_premaster_secret(
+    big_b: &ClientPublic,
+    x: &[u8; 32],
+    a: &[u8; 32],
+    u: &[u8; 32],
+) -> Zeroizing<[u8; N_BYTES]> {
+    let grp = group();
+    let k_gx = Zeroizing::new(grp.k.mul(&pow_g(grp, x)));
+    let base = Zeroizing::new(grp.to_monty(&big_b.value).sub(&k_gx));
+    // a + u·x < 2^513: not reduced, exactly as the reference computes it.
+    let wide = 2 * EXP_BITS + 64;
+    let u = BoxedUint::from_be_slice_truncated(u, wide);
+    let x = Zeroizing::new(BoxedUint::from_be_slice_truncated(x, EXP_BITS));
+    let a = Zeroizing::new(BoxedUint::from_be_slice_truncated(a, EXP_BITS));
+    let e = Zeroizing::new(u.wrapping_mul(&*x).wrapping_add(&*a));
+    let s = Zeroizing::new(base.pow_bounded_exp(&e, 2 * EXP_BITS + 1));
+    Zeroizing::new(to_bytes(&s))
+}
+
 fn h(parts: &[&[u8]]) -> [u8; 32] {
     let mut d = Sha256::new();
     for p in parts {
