@@ -7,6 +7,7 @@
 //! and storage modules (`srp`, `keys`, `handshakes`, `lockout`, `sessions`,
 //! `db`), which know nothing of HTTP.
 
+pub mod client;
 pub mod config;
 pub mod crypto;
 pub mod db;
