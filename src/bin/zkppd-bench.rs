@@ -196,6 +196,7 @@ struct Row {
     ops_per_s: f64,
     p50_ms: f64,
     p99_ms: f64,
+    p999_ms: f64,
     max_ms: f64,
     errors: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -226,8 +227,12 @@ struct MathCost {
     server_public_ms: f64,
     /// `srp::verify_proof` (u, S, K, M1 check, M2), ms per call.
     verify_proof_ms: f64,
-    /// The math one sign-in cannot avoid.
+    /// The math one sign-in cannot avoid (mean of before and after).
     per_signin_ms: f64,
+    /// Per sign-in, timed before the sign-in scenario.
+    before_ms: f64,
+    /// Per sign-in, timed after it.
+    after_ms: f64,
 }
 
 #[derive(Debug, Clone, Serialize, Default)]
@@ -692,6 +697,7 @@ fn row(
         ops_per_s: ops as f64 / m.seconds,
         p50_ms: percentile(&lat, 0.50),
         p99_ms: percentile(&lat, 0.99),
+        p999_ms: percentile(&lat, 0.999),
         max_ms: lat.last().map_or(0.0, |&x| x as f64 / 1e6),
         errors: m.errors,
         first_error: m.first_error.clone(),
@@ -842,6 +848,14 @@ impl Bench {
         self.args.concurrency.max(1)
     }
 
+    /// Fresh sessions of the prepared profiles: sign-ins in other
+    /// scenarios evict the oldest beyond the per-profile cap.
+    fn fresh_sessions(&mut self) -> Result<(), String> {
+        self.ensure_profiles()?;
+        self.sessions = sign_in_all(&self.target, &self.profiles)?;
+        Ok(())
+    }
+
     /// Profiles and one live session each, made once and shared.
     fn ensure_profiles(&mut self) -> Result<(), String> {
         let want = self
@@ -910,7 +924,7 @@ impl Bench {
     }
 
     fn verify(&mut self) -> Result<Vec<Row>, String> {
-        self.ensure_profiles()?;
+        self.fresh_sessions()?;
         let c = self.conc();
         let sessions = &self.sessions;
         let workers = self.fixed_workers(c, |w, cl| {
@@ -972,7 +986,10 @@ impl Bench {
         // depend on it, and g^x is CPU the bench would take from the server.
         let reg = Registration::new("bench-signup", "pw");
         let prefix = format!("{}-su", self.prefix);
-        let batch = 5_000u64;
+        // Enough for the whole run at 5,000/s, so that filling (about 5 ms
+        // per 1,000 tokens) rarely lands in the window; refilled if not.
+        let secs = (self.warmup + self.args.duration).as_secs_f64();
+        let batch = ((secs * 5_000.0) as u64).max(5_000);
         fill_tokens(&self.target, &prefix, 0, batch)?;
         let shared = SignupShared {
             next: AtomicU64::new(0),
@@ -1018,7 +1035,7 @@ impl Bench {
     fn timing(&mut self) -> Result<Vec<Row>, String> {
         self.ensure_profiles()?;
         // Few workers: the point is latency, not a queue.
-        let n = self.conc().min(2);
+        let n = 1;
         let prefix = &self.prefix;
         let workers: Vec<TimingWorker> = (0..n)
             .map(|w| TimingWorker {
@@ -1060,7 +1077,7 @@ impl Bench {
     }
 
     fn mixed(&mut self) -> Result<Vec<Row>, String> {
-        self.ensure_profiles()?;
+        self.fresh_sessions()?;
         let admin = self
             .target
             .admin_token
@@ -1219,7 +1236,9 @@ fn timing_op(prefix: &str, t: &mut TimingWorker, rec: &mut Recorder) {
     };
     let (id, slot) = if unknown {
         t.next_unknown += 1;
-        (format!("{prefix}-unknown-{}-{}", t.w, t.next_unknown), None)
+        // Shaped like the known ids, so that only existence differs.
+        let n = 1_000_000 + t.next_unknown * 2 + t.w as u64;
+        (format!("{prefix}-p-{n}"), None)
     } else if t.profiles.is_empty() {
         rec.error(|| "no profile for this worker".into());
         return;
@@ -1451,6 +1470,8 @@ fn math_alone() -> MathCost {
         server_public_ms: b_ms,
         verify_proof_ms: p_ms,
         per_signin_ms: b_ms + p_ms,
+        before_ms: b_ms + p_ms,
+        after_ms: b_ms + p_ms,
     }
 }
 
@@ -1480,11 +1501,9 @@ fn run(args: Args) -> Result<bool, String> {
         .warmup
         .unwrap_or_else(|| (args.duration / 4).min(Duration::from_secs(1)));
     let load_at_start = loadavg();
-    let math = (!args.storm_child
-        && scenarios
-            .iter()
-            .any(|s| matches!(s, Scenario::Signin | Scenario::Timing)))
-    .then(math_alone);
+    // Timed right before and after the sign-in scenario (this machine's
+    // speed drifts with its neighbours): the ratio uses their mean.
+    let mut math: Option<MathCost> = None;
 
     let needs_server = scenarios.iter().any(|s| *s != Scenario::Footprint);
     let mut server = None;
@@ -1539,6 +1558,19 @@ fn run(args: Args) -> Result<bool, String> {
             (_, None) => Err("no target".into()),
             (Scenario::Ceiling, Some(b)) => b.ceiling(),
             (Scenario::Verify, Some(b)) => b.verify(),
+            (Scenario::Signin, Some(b)) if !args.storm_child => {
+                let before = math_alone();
+                let rows = b.signin();
+                let after = math_alone();
+                math = Some(MathCost {
+                    server_public_ms: (before.server_public_ms + after.server_public_ms) / 2.0,
+                    verify_proof_ms: (before.verify_proof_ms + after.verify_proof_ms) / 2.0,
+                    per_signin_ms: (before.per_signin_ms + after.per_signin_ms) / 2.0,
+                    before_ms: before.per_signin_ms,
+                    after_ms: after.per_signin_ms,
+                });
+                rows
+            }
             (Scenario::Signin, Some(b)) => b.signin(),
             (Scenario::Signup, Some(b)) => b.signup(),
             (Scenario::Timing, Some(b)) => b.timing(),
@@ -1616,18 +1648,23 @@ fn print_table(r: &Report) {
     );
     if let Some(math) = &r.math {
         println!(
-            "SRP math alone (this process): B {:.3} ms, proof check + M2 {:.3} ms, per sign-in {:.3} ms",
-            math.server_public_ms, math.verify_proof_ms, math.per_signin_ms
+            "SRP math alone (this process): B {:.3} ms, proof check + M2 {:.3} ms, per sign-in {:.3} ms (before {:.3}, after {:.3})",
+            math.server_public_ms,
+            math.verify_proof_ms,
+            math.per_signin_ms,
+            math.before_ms,
+            math.after_ms
         );
     }
     println!();
     println!(
-        "{:<22} {:>4} {:>10} {:>8} {:>8} {:>8} {:>6} {:>10} {:>6} {:>6} {:>6} {:>6}",
+        "{:<22} {:>4} {:>10} {:>8} {:>8} {:>8} {:>8} {:>6} {:>10} {:>6} {:>6} {:>6} {:>6}",
         "scenario",
         "conn",
         "ops/s",
         "p50 ms",
         "p99 ms",
+        "p99.9 ms",
         "max ms",
         "errors",
         "cpu/op ms",
@@ -1638,12 +1675,13 @@ fn print_table(r: &Report) {
     );
     for row in &r.rows {
         println!(
-            "{:<22} {:>4} {:>10.1} {:>8.3} {:>8.3} {:>8.2} {:>6} {:>10} {:>6} {:>6} {:>6} {:>6}",
+            "{:<22} {:>4} {:>10.1} {:>8.3} {:>8.3} {:>8.2} {:>8.2} {:>6} {:>10} {:>6} {:>6} {:>6} {:>6}",
             row.scenario,
             row.concurrency,
             row.ops_per_s,
             row.p50_ms,
             row.p99_ms,
+            row.p999_ms,
             row.max_ms,
             row.errors,
             opt(row.server_cpu_per_op_ms, 4),
