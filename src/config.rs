@@ -217,6 +217,53 @@ pub struct ServeArgs {
         value_name = "LEVEL"
     )]
     pub log_level: String,
+
+    /// Serve Prometheus metrics at http://ADDR/metrics, on this separate
+    /// address only (keep it private: it is not authenticated). Off unless
+    /// set.
+    #[arg(long, env = "ZKPPD_METRICS_LISTEN", value_name = "ADDR")]
+    pub metrics_listen: Option<SocketAddr>,
+
+    /// Let web pages from ORIGIN (e.g. `https://app.example.com`) call the
+    /// API from a browser (CORS). Repeatable; comma-separated in the
+    /// environment variable; `*` allows any origin. Without it, no CORS
+    /// headers are sent and OPTIONS answers 405.
+    #[arg(
+        long = "cors-origin",
+        env = "ZKPPD_CORS_ORIGIN",
+        value_name = "ORIGIN",
+        value_delimiter = ',',
+        value_parser = parse_origin
+    )]
+    pub cors_origins: Vec<String>,
+}
+
+/// An origin as browsers send it: `scheme://host[:port]`, no path, or `*`.
+/// Kept lowercase, as browsers serialize it.
+pub fn parse_origin(s: &str) -> Result<String, String> {
+    if s == "*" {
+        return Ok(s.to_owned());
+    }
+    let err = || {
+        format!(
+            "invalid origin `{s}`: expected scheme://host[:port] such as https://app.example.com, or *"
+        )
+    };
+    let (scheme, rest) = s.split_once("://").ok_or_else(err)?;
+    let scheme_ok = !scheme.is_empty()
+        && scheme.starts_with(|c: char| c.is_ascii_alphabetic())
+        && scheme
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(&b));
+    let host_ok = !rest.is_empty()
+        && rest
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-.:[]".contains(&b));
+    if scheme_ok && host_ok {
+        Ok(s.to_ascii_lowercase())
+    } else {
+        Err(err())
+    }
 }
 
 #[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
@@ -271,6 +318,10 @@ pub struct Settings {
     pub max_lockouts: usize,
     pub max_connections: usize,
     pub header_timeout: Duration,
+    /// Where `/metrics` is served, if anywhere.
+    pub metrics_listen: Option<SocketAddr>,
+    /// Origins allowed by CORS (lowercase, or `*`); empty turns CORS off.
+    pub cors_origins: Vec<String>,
 }
 
 /// The admin bearer token; its Debug never prints it.
@@ -298,6 +349,8 @@ impl Settings {
             max_lockouts: 65_536,
             max_connections: 4096,
             header_timeout: Duration::from_secs(30),
+            metrics_listen: None,
+            cors_origins: Vec::new(),
         }
     }
 }
@@ -324,6 +377,8 @@ impl ServeArgs {
             max_lockouts: self.max_lockouts as usize,
             max_connections: self.max_connections as usize,
             header_timeout: self.header_timeout,
+            metrics_listen: self.metrics_listen,
+            cors_origins: self.cors_origins,
         })
     }
 }
@@ -366,6 +421,31 @@ mod tests {
             "99999999999999999999d",
         ] {
             assert!(parse_duration(bad).is_err(), "{bad:?} accepted");
+        }
+    }
+
+    #[test]
+    fn origins() {
+        assert_eq!(parse_origin("*"), Ok("*".into()));
+        assert_eq!(
+            parse_origin("https://App.Example.com:8443"),
+            Ok("https://app.example.com:8443".into())
+        );
+        assert_eq!(
+            parse_origin("http://[::1]:3000"),
+            Ok("http://[::1]:3000".into())
+        );
+        for bad in [
+            "",
+            "example.com",
+            "https://",
+            "https://a.com/",
+            "https://a.com/path",
+            "://a.com",
+            "https://a b",
+            "https://a.com\n",
+        ] {
+            assert!(parse_origin(bad).is_err(), "{bad:?} accepted");
         }
     }
 }

@@ -9,6 +9,7 @@
 
 pub mod client;
 pub mod config;
+pub mod cors;
 pub mod crypto;
 pub mod db;
 pub mod error;
@@ -18,6 +19,7 @@ pub mod hex;
 pub mod http;
 pub mod keys;
 pub mod lockout;
+pub mod metrics;
 pub mod routes;
 pub mod server;
 pub mod sessions;
@@ -39,6 +41,7 @@ pub struct AppState {
     pub handshakes: Arc<handshakes::Handshakes>,
     pub lockout: Arc<lockout::Lockout>,
     pub crypto: crypto::CryptoPool,
+    pub metrics: Arc<metrics::Metrics>,
 }
 
 impl AppState {
@@ -59,6 +62,7 @@ impl AppState {
             )),
             lockout: Arc::new(lockout::Lockout::new(settings.max_lockouts)),
             crypto: crypto::CryptoPool::new(crypto::CryptoPool::default_threads()),
+            metrics: Arc::new(metrics::Metrics::new()),
             settings: Arc::new(settings),
             db,
         })

@@ -3,7 +3,9 @@
 //! subcommand; exit non-zero with one line on any failure.
 
 mod admin;
+mod systemd;
 
+use std::io::Write;
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -31,15 +33,26 @@ fn serve(args: ServeArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    // Colours only on a terminal: journald and collectors get plain text.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr())
+        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(ansi)
+        // A closed stderr (a collector gone away) must not take the server
+        // down: the default reports the failed write with eprintln!, which
+        // panics on that same closed stream.
+        .log_internal_errors(false)
         .with_writer(std::io::stderr);
     match args.log_format {
         LogFormat::Text => builder.init(),
+        // One object per line: timestamp, level, target, the event's
+        // fields, and the request span (request id, route) when inside one.
         LogFormat::Json => builder
             .json()
             .flatten_event(true)
-            .with_current_span(false)
+            .with_current_span(true)
+            .with_span_list(false)
             .init(),
     }
 
@@ -58,7 +71,7 @@ fn serve(args: ServeArgs) -> ExitCode {
 
 fn fail(msg: String) -> ExitCode {
     tracing::error!("{msg}");
-    eprintln!("zkppd: {msg}");
+    let _ = writeln!(std::io::stderr(), "zkppd: {msg}");
     ExitCode::FAILURE
 }
 
@@ -75,28 +88,52 @@ async fn run(args: ServeArgs) -> Result<(), String> {
         .await
         .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    let metrics = match state.settings.metrics_listen {
+        None => None,
+        Some(at) => {
+            let listener = tokio::net::TcpListener::bind(at)
+                .await
+                .map_err(|e| format!("cannot listen on {at} for metrics: {e}"))?;
+            let bound = listener.local_addr().map_err(|e| e.to_string())?;
+            tracing::info!("metrics on http://{bound}/metrics");
+            Some(tokio::spawn(zkppd::metrics::serve(listener, state.clone())))
+        }
+    };
+    let stop = shutdown_signal();
     tracing::info!(db = %state.db.path().display(), "listening on {addr}");
-    zkppd::serve(listener, state, shutdown_signal())
-        .await
-        .map_err(|e| e.to_string())?;
+    systemd::notify("READY=1");
+    zkppd::serve(listener, state, async {
+        stop.await;
+        systemd::notify("STOPPING=1");
+    })
+    .await
+    .map_err(|e| e.to_string())?;
+    if let Some(task) = metrics {
+        task.abort();
+    }
     tracing::info!("stopped");
     Ok(())
 }
 
-async fn shutdown_signal() {
+/// Installs the SIGTERM/SIGINT handlers now (so that a signal sent right
+/// after `listening on` is not fatal) and resolves when one arrives.
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     use tokio::signal::unix::{SignalKind, signal};
-    match (
+    let handlers = (
         signal(SignalKind::terminate()),
         signal(SignalKind::interrupt()),
-    ) {
-        (Ok(mut term), Ok(mut int)) => {
-            tokio::select! {
-                _ = term.recv() => {}
-                _ = int.recv() => {}
+    );
+    async move {
+        match handlers {
+            (Ok(mut term), Ok(mut int)) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = int.recv() => {}
+                }
             }
-        }
-        _ => {
-            let _ = tokio::signal::ctrl_c().await;
+            _ => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
         }
     }
 }

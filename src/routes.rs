@@ -3,14 +3,17 @@
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
+use std::time::Instant;
 
 use hyper::body::Incoming;
+use hyper::header::HeaderValue;
 use hyper::{Method, Request};
+use tracing::Instrument;
 
-use crate::AppState;
 use crate::error::Error;
-use crate::handlers::{bucket, session, signin, signup};
+use crate::handlers::{bucket, ops, session, signin, signup};
 use crate::http::{self, Response};
+use crate::{AppState, cors};
 
 /// Every route of the API is a POST.
 const API_PATHS: [&str; 6] = [
@@ -22,30 +25,133 @@ const API_PATHS: [&str; 6] = [
     "/v1/signout",
 ];
 
+/// The operators' routes; GET only.
+const GET_PATHS: [&str; 2] = ["/healthz", "/v1/buckets"];
+
+/// The label of a path in logs and metrics: the route itself (a static
+/// string, no allocation), or `unmatched`, so that a client's arbitrary
+/// path never becomes a metric label or a log field.
+fn route_label(path: &str) -> &'static str {
+    API_PATHS
+        .iter()
+        .chain(GET_PATHS.iter())
+        .find(|p| **p == path)
+        .copied()
+        .unwrap_or("unmatched")
+}
+
+/// A request id as logs and the `x-request-id` header show it.
+struct RequestId(u64);
+
+impl std::fmt::Display for RequestId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:016x}", self.0)
+    }
+}
+
+/// Every request of the API listener: dispatch inside a span that carries
+/// the request id, then the CORS headers, the metrics and one access line
+/// (route, status, latency: never a body or a header value).
 pub async fn handle(
     state: AppState,
     peer: SocketAddr,
     req: Request<Incoming>,
 ) -> Result<Response, Infallible> {
+    let started = Instant::now();
+    let route = route_label(req.uri().path());
     let method = req.method().clone();
-    let path = req.uri().path().to_owned();
-    let result = match (&method, path.as_str()) {
-        (&Method::POST, "/v1/bucket/fill") => bucket::fill(&state, peer, req).await,
-        (&Method::POST, "/v1/signup") => signup::signup(&state, peer, req).await,
-        (&Method::POST, "/v1/signin") => signin::start(&state, peer, req).await,
-        (&Method::POST, "/v1/signin/verify") => signin::verify(&state, peer, req).await,
-        (&Method::POST, "/v1/verify") => session::verify(&state, peer, req).await,
-        (&Method::POST, "/v1/signout") => session::signout(&state, peer, req).await,
-        (_, p) if API_PATHS.contains(&p) => Err(Error::MethodNotAllowed("POST")),
-        _ => Err(Error::NotFound),
-    };
-    Ok(match result {
+    let request_id = RequestId(state.metrics.request_id());
+    let origin = cors::allowed_origin(&state.settings, req.headers());
+    let span = tracing::info_span!("request", request_id = %request_id, route);
+    let mut res = match dispatch(&state, peer, method.clone(), req)
+        .instrument(span.clone())
+        .await
+    {
         Ok(res) => res,
         Err(err) => {
             if let Some(cause) = err.cause() {
-                tracing::error!(%method, path, cause, "request failed");
+                span.in_scope(|| tracing::error!(%method, route, cause, "request failed"));
             }
             http::error(&err)
         }
-    })
+    };
+    cors::decorate(&state.settings, origin, &mut res);
+    if let Ok(id) = HeaderValue::from_str(&request_id.to_string()) {
+        res.headers_mut().insert("x-request-id", id);
+    }
+    let status = res.status().as_u16();
+    let elapsed = started.elapsed();
+    state.metrics.observe(route, status, elapsed);
+    if route == "/v1/signin/verify" && method == Method::POST {
+        state.metrics.signin(match status {
+            200 => "ok",
+            401 => "invalid_credentials",
+            429 => "locked",
+            500.. => "error",
+            _ => "invalid",
+        });
+    }
+    span.in_scope(|| {
+        tracing::info!(
+            target: "zkppd::access",
+            request_id = %request_id,
+            %method,
+            route,
+            status,
+            latency_us = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX),
+            "request"
+        )
+    });
+    Ok(res)
+}
+
+async fn dispatch(
+    state: &AppState,
+    peer: SocketAddr,
+    method: Method,
+    req: Request<Incoming>,
+) -> Result<Response, Error> {
+    let path = req.uri().path().to_owned();
+    let settings = &state.settings;
+    match (&method, path.as_str()) {
+        (&Method::POST, "/v1/bucket/fill") => bucket::fill(state, peer, req).await,
+        (&Method::POST, "/v1/signup") => signup::signup(state, peer, req).await,
+        (&Method::POST, "/v1/signin") => signin::start(state, peer, req).await,
+        (&Method::POST, "/v1/signin/verify") => signin::verify(state, peer, req).await,
+        (&Method::POST, "/v1/verify") => session::verify(state, peer, req).await,
+        (&Method::POST, "/v1/signout") => session::signout(state, peer, req).await,
+        (&Method::GET, "/healthz") => ops::healthz(state).await,
+        (&Method::GET, "/v1/buckets") => ops::buckets(state, req).await,
+        // A CORS preflight, only when --cors-origin allows the origin;
+        // any other OPTIONS is a 405 like any other method.
+        (&Method::OPTIONS, p)
+            if API_PATHS.contains(&p) && cors::is_preflight(settings, req.headers(), "POST") =>
+        {
+            Ok(cors::preflight("POST"))
+        }
+        (&Method::OPTIONS, "/v1/buckets") if cors::is_preflight(settings, req.headers(), "GET") => {
+            Ok(cors::preflight("GET"))
+        }
+        (_, p) if API_PATHS.contains(&p) => Err(Error::MethodNotAllowed("POST")),
+        (_, p) if GET_PATHS.contains(&p) => Err(Error::MethodNotAllowed("GET")),
+        _ => Err(Error::NotFound),
+    }
+}
+
+/// Every request of the `--metrics-listen` listener: `GET /metrics` only.
+pub async fn handle_metrics(
+    state: AppState,
+    req: Request<Incoming>,
+) -> Result<Response, Infallible> {
+    let result = match (req.method(), req.uri().path()) {
+        (&Method::GET, "/metrics") => ops::metrics(&state).await,
+        (_, "/metrics") => Err(Error::MethodNotAllowed("GET")),
+        _ => Err(Error::NotFound),
+    };
+    Ok(result.unwrap_or_else(|err| {
+        if let Some(cause) = err.cause() {
+            tracing::error!(cause, "metrics scrape failed");
+        }
+        http::error(&err)
+    }))
 }

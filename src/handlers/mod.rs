@@ -3,6 +3,7 @@
 //! No SQL and no URL here.
 
 pub mod bucket;
+pub mod ops;
 pub mod session;
 pub mod signin;
 pub mod signup;

@@ -122,7 +122,9 @@ pub async fn verify(
         return Err(Error::TooManyRequests(secs));
     }
     let Some(hs) = handshake else {
-        state.lockout.record_failure(&id);
+        if state.lockout.record_failure(&id).is_some() {
+            state.metrics.lockout();
+        }
         tracing::info!(target: "audit", op = "signin", outcome = "no_handshake", profile = %profile_ref, %peer);
         return Err(Error::InvalidCredentials);
     };
@@ -150,6 +152,9 @@ pub async fn verify(
         Some(m2) if known && well_formed => m2,
         _ => {
             let lock = state.lockout.record_failure(&id);
+            if lock.is_some() {
+                state.metrics.lockout();
+            }
             tracing::info!(target: "audit", op = "signin", outcome = "bad_proof", locked = lock.is_some(), profile = %profile_ref, %peer);
             return Err(Error::InvalidCredentials);
         }
