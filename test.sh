@@ -26,3 +26,6 @@ npm ci --prefix tests/interop --no-audit --no-fund --loglevel=error
 cargo fmt --all -- --check
 cargo clippy --all-targets --locked -- -D warnings
 cargo test --locked
+
+# The .deb: file list, systemd-analyze verify and security, maintainer scripts.
+packaging/check.sh

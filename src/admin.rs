@@ -24,7 +24,7 @@ const BACKUP_PATIENCE: Duration = Duration::from_secs(60);
 /// Runs an admin subcommand, writing its report to `out`.
 pub fn run(command: Command, out: &mut dyn Write) -> Result<(), String> {
     match command {
-        Command::Serve(_) => Err("`serve` is not an admin command".into()),
+        Command::Serve(_) | Command::GenerateAssets { .. } => Err("not an admin command".into()),
         Command::Bucket(BucketCommand::Fill { bucket, file, db }) => {
             bucket_fill(&db, &bucket, file.as_deref(), out)
         }

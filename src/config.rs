@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-/// zkppd: a self-hosted sign-in server with zero-knowledge password proofs
+/// A self-hosted sign-in server with zero-knowledge password proofs
 /// (SRP-6a), single-use sign-up tokens and session credentials, over one
 /// SQLite file.
 ///
@@ -70,6 +70,12 @@ pub enum Command {
     /// End sessions.
     #[command(subcommand)]
     Session(SessionCommand),
+    /// Write the man pages and shell completions into DIR (for packagers).
+    #[command(hide = true)]
+    GenerateAssets {
+        #[arg(value_name = "DIR")]
+        dir: PathBuf,
+    },
 }
 
 /// `zkppd bucket …`

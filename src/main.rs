@@ -3,6 +3,7 @@
 //! subcommand; exit non-zero with one line on any failure.
 
 mod admin;
+mod assets;
 mod systemd;
 
 use std::io::Write;
@@ -15,6 +16,13 @@ use zkppd::config::{Cli, Command, LogFormat, ServeArgs};
 fn main() -> ExitCode {
     match Cli::parse().into_command() {
         Command::Serve(args) => serve(args),
+        Command::GenerateAssets { dir } => match assets::generate(&dir) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(msg) => {
+                eprintln!("zkppd: {msg}");
+                ExitCode::FAILURE
+            }
+        },
         command => match admin::run(command, &mut std::io::stdout().lock()) {
             Ok(()) => ExitCode::SUCCESS,
             Err(msg) => {

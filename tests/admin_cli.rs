@@ -471,3 +471,30 @@ fn backup_while_signing_up_holds_every_answered_profile() -> TestResult {
     );
     Ok(())
 }
+
+#[test]
+fn generate_assets_writes_man_pages_and_completions_and_stays_hidden() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let out = dir.path().join("assets");
+    assert_ok(&run(&["generate-assets", &db_arg(&out)])?);
+    for file in [
+        "man/zkppd.1",
+        "man/zkppd-serve.1",
+        "man/zkppd-backup.1",
+        "man/zkppd-bucket-fill.1",
+        "completions/zkppd.bash",
+        "completions/_zkppd",
+        "completions/zkppd.fish",
+    ] {
+        let text = std::fs::read_to_string(out.join(file))?;
+        assert!(text.contains("zkppd"), "{file} is empty");
+    }
+    let page = std::fs::read_to_string(out.join("man/zkppd.1"))?;
+    assert!(page.contains(".SH ENVIRONMENT") && page.contains("ZKPPD_DB"));
+    let bash = std::fs::read_to_string(out.join("completions/zkppd.bash"))?;
+    assert!(bash.contains("--metrics-listen") && bash.contains("backup"));
+    // A packagers' tool: not in the help operators read.
+    let help = stdout(&run(&["--help"])?);
+    assert!(help.contains("backup") && !help.contains("generate-assets"));
+    Ok(())
+}
