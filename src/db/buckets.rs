@@ -6,6 +6,15 @@ use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior};
 
 use crate::error::Error;
 
+const SIGNUP_LEN: &str = "SELECT max(slot) FROM signup_tokens";
+const SIGNUP_AT: &str = "SELECT token FROM signup_tokens WHERE slot = ?1";
+const SIGNUP_DELETE: &str = "DELETE FROM signup_tokens WHERE slot = ?1";
+const SIGNUP_MOVE: &str = "UPDATE signup_tokens SET slot = ?1 WHERE slot = ?2";
+
+/// Every statement of a draw, so that a test can check each one's query
+/// plan is a primary-key search (O(log n)), never a scan.
+pub const DRAW_QUERIES: [&str; 4] = [SIGNUP_LEN, SIGNUP_AT, SIGNUP_DELETE, SIGNUP_MOVE];
+
 /// Counts of a fill: new tokens and skipped duplicates.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FillCount {
@@ -64,7 +73,7 @@ pub fn fill_signup(conn: &mut Connection, tokens: &[String]) -> Result<FillCount
 /// largest slot plus one, found on the primary key without a scan.
 pub fn signup_len(conn: &Connection) -> Result<i64, Error> {
     let max: Option<i64> = conn
-        .prepare_cached("SELECT max(slot) FROM signup_tokens")?
+        .prepare_cached(SIGNUP_LEN)?
         .query_row([], |r| r.get(0))?;
     Ok(max.map_or(0, |m| m + 1))
 }
@@ -105,14 +114,12 @@ pub fn consume_profile_token(tx: &Transaction<'_>, hash: &[u8; 32]) -> Result<()
 /// last token into the hole so that slots stay dense.
 pub fn take_signup_token(tx: &Transaction<'_>, slot: i64, len: i64) -> Result<String, Error> {
     let token: String = tx
-        .prepare_cached("SELECT token FROM signup_tokens WHERE slot = ?1")?
+        .prepare_cached(SIGNUP_AT)?
         .query_row([slot], |r| r.get(0))?;
-    tx.prepare_cached("DELETE FROM signup_tokens WHERE slot = ?1")?
-        .execute([slot])?;
+    tx.prepare_cached(SIGNUP_DELETE)?.execute([slot])?;
     let last = len - 1;
     if slot != last {
-        tx.prepare_cached("UPDATE signup_tokens SET slot = ?1 WHERE slot = ?2")?
-            .execute([slot, last])?;
+        tx.prepare_cached(SIGNUP_MOVE)?.execute([slot, last])?;
     }
     Ok(token)
 }

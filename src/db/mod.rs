@@ -135,7 +135,7 @@ impl Db {
 /// Checks the file is a zkppd database of a version this binary knows,
 /// applies the schema to an empty file, and returns the install secret.
 fn prepare(conn: &mut Connection) -> Result<InstallSecret, String> {
-    init_connection(conn).map_err(|e| e.to_string())?;
+    init_connection(conn).map_err(|e| format!("not a zkppd database ({e})"))?;
     // Reading the header fails here on a file that is not SQLite at all.
     let app_id: i64 = conn
         .query_row("PRAGMA application_id", [], |r| r.get(0))

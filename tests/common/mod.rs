@@ -269,3 +269,102 @@ pub fn some_salt() -> String {
 pub fn signup_body(id: &str, token: &str) -> Value {
     json!({"profile_id": id, "profile_token": token, "zkpp": some_verifier(), "salt": some_salt()})
 }
+
+/// A profile the tests sign up with a real password.
+pub struct Account {
+    pub id: String,
+    pub password: String,
+    pub salt: String,
+    pub x: [u8; 32],
+}
+
+impl Account {
+    pub fn new(id: &str, password: &str) -> Account {
+        let salt = zkppd::srp_client::generate_salt();
+        let x = zkppd::srp_client::derive_private_key(&salt, id, password);
+        Account {
+            id: id.to_owned(),
+            password: password.to_owned(),
+            salt,
+            x,
+        }
+    }
+
+    pub fn signup_body(&self, token: &str) -> Value {
+        json!({
+            "profile_id": self.id,
+            "profile_token": token,
+            "zkpp": zkppd::srp_client::derive_verifier(&self.x),
+            "salt": self.salt,
+        })
+    }
+}
+
+/// Outcome of a full sign-in.
+pub struct SignIn {
+    pub step1: Reply,
+    pub step2: Reply,
+    pub m1: String,
+}
+
+impl TestServer {
+    /// Fills one token of each bucket and signs `account` up.
+    pub fn sign_up(&self, account: &Account) {
+        let token = format!("tok-{}", account.id);
+        assert_eq!(
+            self.fill("profile", std::slice::from_ref(&token)).status,
+            200
+        );
+        assert_eq!(
+            self.fill("signup", &[format!("su-{}", account.id)]).status,
+            200
+        );
+        let r = self.post("/v1/signup", &account.signup_body(&token));
+        assert_eq!(r.status, 200, "{:?}", String::from_utf8_lossy(&r.body));
+    }
+
+    /// Both SRP steps with `password`; asserts M2 when step 2 succeeds.
+    pub fn sign_in_as(&self, id: &str, password: &str) -> SignIn {
+        let eph = zkppd::srp_client::generate_ephemeral();
+        let step1 = self.post("/v1/signin", &json!({"profile_id": id, "key": eph.public}));
+        if step1.status != 200 {
+            return SignIn {
+                step2: step1.clone(),
+                step1,
+                m1: String::new(),
+            };
+        }
+        let b = step1.json()["key"].as_str().unwrap().to_owned();
+        let salt = step1.json()["salt"].as_str().unwrap().to_owned();
+        let x = zkppd::srp_client::derive_private_key(&salt, id, password);
+        let session = zkppd::srp_client::derive_session(&eph, &b, &salt, id, &x).expect("valid B");
+        let step2 = self.post(
+            "/v1/signin/verify",
+            &json!({"profile_id": id, "key": session.proof}),
+        );
+        if step2.status == 200 {
+            let m2 = step2.json()["proof"].as_str().unwrap().to_owned();
+            assert!(
+                session.verify_server(&m2),
+                "server proof M2 does not verify"
+            );
+        }
+        SignIn {
+            step1,
+            step2,
+            m1: session.proof.clone(),
+        }
+    }
+
+    /// A successful sign-in's `jwt` object.
+    pub fn session_for(&self, account: &Account) -> Value {
+        let r = self.sign_in_as(&account.id, &account.password);
+        assert_eq!(
+            r.step2.status,
+            200,
+            "{:?}",
+            String::from_utf8_lossy(&r.step2.body)
+        );
+        r.step2.json()["jwt"].clone()
+    }
+}
