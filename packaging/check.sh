@@ -89,8 +89,11 @@ ok "control: conffiles, depends, maintainer scripts"
 
 # --- the unit, over a root made of the host's systemd units + the package --
 root="$work/root"
-mkdir -p "$root/usr/lib/systemd"
-cp -a /usr/lib/systemd/system "$root/usr/lib/systemd/"
+mkdir -p "$root/usr/lib/systemd/system"
+for units in /lib/systemd/system /usr/lib/systemd/system; do
+    if [ -d "$units" ]; then cp -a "$units/." "$root/usr/lib/systemd/system/"; fi
+done
+[ -e "$root/usr/lib/systemd/system/sysinit.target" ] || fail "no host systemd units to verify against"
 dpkg-deb -x "$deb" "$root"
 "$root/usr/bin/zkppd" --version >/dev/null || fail "the packaged binary does not run"
 zcat "$root/usr/share/man/man1/zkppd.1.gz" | grep -q '^\.SH ENVIRONMENT' || fail "zkppd.1 lacks its ENVIRONMENT section"
