@@ -40,6 +40,8 @@ impl Cli {
 }
 
 /// What the binary does.
+// Parsed once at start-up: the size of the serve variant does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Serve the HTTP API (the default when no subcommand is given).
@@ -210,6 +212,30 @@ pub struct ServeArgs {
     #[arg(long, env = "ZKPPD_HEADER_TIMEOUT", default_value = "30s", value_parser = parse_duration, value_name = "DURATION")]
     pub header_timeout: Duration,
 
+    /// How long a client may take to send a request's body once its
+    /// headers are in; a slower body gets 400 and the connection closes.
+    #[arg(long, env = "ZKPPD_BODY_TIMEOUT", default_value = "10s", value_parser = parse_duration, value_name = "DURATION")]
+    pub body_timeout: Duration,
+
+    /// Opt-in rate limit: requests per second per client address on the
+    /// unauthenticated sign-up, sign-in and sign-out routes (bursts up to
+    /// one second's worth; /v1/verify is not limited). Past it: 429 with
+    /// Retry-After. At most 65,536 client addresses are tracked. Off unless
+    /// set.
+    #[arg(long, env = "ZKPPD_RATE_LIMIT", value_name = "PER_SECOND", value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub rate_limit: Option<u32>,
+
+    /// A reverse proxy (address or CIDR, repeatable; comma-separated in the
+    /// environment variable) whose X-Forwarded-For names the client, for
+    /// the rate limit and the audit log. Without it the peer address counts.
+    #[arg(
+        long = "trusted-proxy",
+        env = "ZKPPD_TRUSTED_PROXY",
+        value_name = "CIDR",
+        value_delimiter = ','
+    )]
+    pub trusted_proxies: Vec<crate::net::Cidr>,
+
     /// Log line format: `text` for people, `json` for a collector.
     #[arg(long, env = "ZKPPD_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
@@ -324,6 +350,10 @@ pub struct Settings {
     pub max_lockouts: usize,
     pub max_connections: usize,
     pub header_timeout: Duration,
+    pub body_timeout: Duration,
+    /// Requests per second per client on the unauthenticated routes.
+    pub rate_limit: Option<u32>,
+    pub trusted_proxies: Vec<crate::net::Cidr>,
     /// Where `/metrics` is served, if anywhere.
     pub metrics_listen: Option<SocketAddr>,
     /// Origins allowed by CORS (lowercase, or `*`); empty turns CORS off.
@@ -355,6 +385,9 @@ impl Settings {
             max_lockouts: 65_536,
             max_connections: 4096,
             header_timeout: Duration::from_secs(30),
+            body_timeout: Duration::from_secs(10),
+            rate_limit: None,
+            trusted_proxies: Vec::new(),
             metrics_listen: None,
             cors_origins: Vec::new(),
         }
@@ -383,6 +416,9 @@ impl ServeArgs {
             max_lockouts: self.max_lockouts as usize,
             max_connections: self.max_connections as usize,
             header_timeout: self.header_timeout,
+            body_timeout: self.body_timeout,
+            rate_limit: self.rate_limit,
+            trusted_proxies: self.trusted_proxies,
             metrics_listen: self.metrics_listen,
             cors_origins: self.cors_origins,
         })

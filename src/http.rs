@@ -93,6 +93,7 @@ pub fn is_json_content_type(headers: &HeaderMap) -> bool {
 pub async fn read_json<T: DeserializeOwned>(
     req: Request<Incoming>,
     limit: usize,
+    timeout: std::time::Duration,
 ) -> Result<T, Error> {
     if !is_json_content_type(req.headers()) {
         return Err(Error::UnsupportedMediaType);
@@ -105,10 +106,16 @@ pub async fn read_json<T: DeserializeOwned>(
     if declared.is_some_and(|n| n > limit as u64) || req.body().size_hint().lower() > limit as u64 {
         return Err(Error::PayloadTooLarge);
     }
-    let bytes = match Limited::new(req.into_body(), limit).collect().await {
-        Ok(collected) => collected.to_bytes(),
-        Err(e) if e.is::<http_body_util::LengthLimitError>() => return Err(Error::PayloadTooLarge),
-        Err(_) => return Err(Error::InvalidBody),
+    // A body that trickles in slower than the timeout is cut off, so a
+    // slow client cannot hold a connection and its buffer for long.
+    let collected =
+        tokio::time::timeout(timeout, Limited::new(req.into_body(), limit).collect()).await;
+    let bytes = match collected {
+        Ok(Ok(collected)) => collected.to_bytes(),
+        Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => {
+            return Err(Error::PayloadTooLarge);
+        }
+        Ok(Err(_)) | Err(_) => return Err(Error::InvalidBody),
     };
     serde_json::from_slice(&bytes).map_err(|_| Error::InvalidBody)
 }

@@ -20,6 +20,8 @@ pub mod http;
 pub mod keys;
 pub mod lockout;
 pub mod metrics;
+pub mod net;
+pub mod ratelimit;
 pub mod routes;
 pub mod server;
 pub mod sessions;
@@ -42,6 +44,8 @@ pub struct AppState {
     pub lockout: Arc<lockout::Lockout>,
     pub crypto: crypto::CryptoPool,
     pub metrics: Arc<metrics::Metrics>,
+    /// The opt-in per-client limit of the unauthenticated routes.
+    pub rate_limit: Option<Arc<ratelimit::RateLimit>>,
 }
 
 impl AppState {
@@ -63,6 +67,9 @@ impl AppState {
             lockout: Arc::new(lockout::Lockout::new(settings.max_lockouts)),
             crypto: crypto::CryptoPool::new(crypto::CryptoPool::default_threads()),
             metrics: Arc::new(metrics::Metrics::new()),
+            rate_limit: settings
+                .rate_limit
+                .map(|r| Arc::new(ratelimit::RateLimit::new(r))),
             settings: Arc::new(settings),
             db,
         })

@@ -13,7 +13,7 @@ use tracing::Instrument;
 use crate::error::Error;
 use crate::handlers::{bucket, ops, session, signin, signup};
 use crate::http::{self, Response};
-use crate::{AppState, cors};
+use crate::{AppState, cors, net};
 
 /// Every route of the API is a POST.
 const API_PATHS: [&str; 6] = [
@@ -24,6 +24,22 @@ const API_PATHS: [&str; 6] = [
     "/v1/verify",
     "/v1/signout",
 ];
+
+/// The unauthenticated routes the opt-in rate limit applies to
+/// (`/v1/verify` is left out: other services call it for every request).
+const LIMITED_PATHS: [&str; 4] = [
+    "/v1/signup",
+    "/v1/signin",
+    "/v1/signin/verify",
+    "/v1/signout",
+];
+
+fn rate_limited(state: &AppState, peer: SocketAddr) -> Result<(), Error> {
+    match &state.rate_limit {
+        Some(limit) => limit.check(peer.ip()).map_err(Error::TooManyRequests),
+        None => Ok(()),
+    }
+}
 
 /// The operators' routes; GET only.
 const GET_PATHS: [&str; 2] = ["/healthz", "/v1/buckets"];
@@ -58,6 +74,11 @@ pub async fn handle(
     req: Request<Incoming>,
 ) -> Result<Response, Infallible> {
     let started = Instant::now();
+    // Behind a trusted proxy, the client is who X-Forwarded-For names.
+    let peer = SocketAddr::new(
+        net::client_ip(peer.ip(), req.headers(), &state.settings.trusted_proxies),
+        peer.port(),
+    );
     let route = route_label(req.uri().path());
     let method = req.method().clone();
     let request_id = RequestId(state.metrics.request_id());
@@ -113,6 +134,9 @@ async fn dispatch(
 ) -> Result<Response, Error> {
     let path = req.uri().path().to_owned();
     let settings = &state.settings;
+    if method == Method::POST && LIMITED_PATHS.contains(&path.as_str()) {
+        rate_limited(state, peer)?;
+    }
     match (&method, path.as_str()) {
         (&Method::POST, "/v1/bucket/fill") => bucket::fill(state, peer, req).await,
         (&Method::POST, "/v1/signup") => signup::signup(state, peer, req).await,

@@ -102,7 +102,7 @@ async fn sweep_forever(state: AppState) {
         state.lockout.sweep(Duration::from_secs(3600));
         let purged = state
             .db
-            .run(|conn| db::sessions::purge_expired(conn, db::now_ms()))
+            .write(|conn| db::sessions::purge_expired(conn, db::now_ms()))
             .await;
         match purged {
             Ok(0) => {}

@@ -33,6 +33,12 @@ pub struct Db {
     pool: Pool,
     path: PathBuf,
     secret: Arc<InstallSecret>,
+    /// Serialises this process's writers: SQLite allows one writer at a
+    /// time, and waiting here in FIFO-ish order is far smoother than
+    /// SQLite's busy handler sleeping with backoff (which measured
+    /// multi-second stalls under concurrent sign-ups). Other processes
+    /// (admin commands) still meet `busy_timeout`.
+    writer: Arc<std::sync::Mutex<()>>,
     // Dropped after the pool (field order) so the directory goes last.
     _temp: Option<Arc<tempfile::TempDir>>,
 }
@@ -87,6 +93,7 @@ impl Db {
             pool,
             path,
             secret: Arc::new(secret),
+            writer: Arc::new(std::sync::Mutex::new(())),
             _temp: temp,
         })
     }
@@ -106,8 +113,34 @@ impl Db {
         T: Send + 'static,
         F: FnOnce(&mut Connection) -> Result<T, Error> + Send + 'static,
     {
+        self.blocking(None, f).await
+    }
+
+    /// Like [`Db::run`], for work that writes: one writer of this process
+    /// at a time. The turn is taken before a pooled connection, so waiting
+    /// writers never hold connections that readers need.
+    pub async fn write<T, F>(&self, f: F) -> Result<T, Error>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<T, Error> + Send + 'static,
+    {
+        self.blocking(Some(self.writer.clone()), f).await
+    }
+
+    async fn blocking<T, F>(
+        &self,
+        writer: Option<Arc<std::sync::Mutex<()>>>,
+        f: F,
+    ) -> Result<T, Error>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<T, Error> + Send + 'static,
+    {
         let pool = self.pool.clone();
         match tokio::task::spawn_blocking(move || {
+            let _turn = writer
+                .as_ref()
+                .map(|w| w.lock().unwrap_or_else(|p| p.into_inner()));
             let mut conn = pool.get()?;
             f(&mut conn)
         })

@@ -90,7 +90,8 @@ pub async fn fill(
     req: Request<Incoming>,
 ) -> Result<Response, Error> {
     authorize(state, &req)?;
-    let body: FillBody = http::read_json(req, http::FILL_BODY_LIMIT).await?;
+    let body: FillBody =
+        http::read_json(req, http::FILL_BODY_LIMIT, state.settings.body_timeout).await?;
     if body.tokens.len() > MAX_TOKENS || !body.tokens.iter().all(|t| valid_token(t)) {
         return Err(Error::InvalidBody);
     }
@@ -98,7 +99,7 @@ pub async fn fill(
     let keys = state.keys.clone();
     let count = state
         .db
-        .run(move |conn| fill_tokens(conn, &keys, bucket, &body.tokens))
+        .write(move |conn| fill_tokens(conn, &keys, bucket, &body.tokens))
         .await;
     match &count {
         Ok(c) => {

@@ -37,8 +37,9 @@ struct Verified {
 #[derive(Serialize)]
 struct Empty {}
 
-async fn read(req: Request<Incoming>) -> Result<JwtIn, Error> {
-    let body: SessionBody = http::read_json(req, http::BODY_LIMIT).await?;
+async fn read(state: &AppState, req: Request<Incoming>) -> Result<JwtIn, Error> {
+    let body: SessionBody =
+        http::read_json(req, http::BODY_LIMIT, state.settings.body_timeout).await?;
     check_profile_id(&body.jwt.profile_id)?;
     Ok(body.jwt)
 }
@@ -48,7 +49,7 @@ pub async fn verify(
     _peer: SocketAddr,
     req: Request<Incoming>,
 ) -> Result<Response, Error> {
-    let jwt = read(req).await?;
+    let jwt = read(state, req).await?;
     let hash = session_token_hash(&jwt.auth_token);
     let stored = state
         .db
@@ -77,12 +78,12 @@ pub async fn signout(
     peer: SocketAddr,
     req: Request<Incoming>,
 ) -> Result<Response, Error> {
-    let jwt = read(req).await?;
+    let jwt = read(state, req).await?;
     let hash = session_token_hash(&jwt.auth_token);
     let profile_ref = state.keys.profile_ref(&jwt.profile_id);
     let deleted = state
         .db
-        .run(move |conn| {
+        .write(move |conn| {
             db::sessions::delete_live(conn, &hash, &jwt.profile_id, &jwt.auth_expiry, db::now_ms())
         })
         .await;

@@ -53,7 +53,8 @@ pub async fn start(
     _peer: SocketAddr,
     req: Request<Incoming>,
 ) -> Result<Response, Error> {
-    let body: StepBody = http::read_json(req, http::BODY_LIMIT).await?;
+    let body: StepBody =
+        http::read_json(req, http::BODY_LIMIT, state.settings.body_timeout).await?;
     check_profile_id(&body.profile_id)?;
     let a = srp::ClientPublic::from_hex(&body.key).map_err(|e| match e {
         srp::PublicKeyError::Malformed => Error::InvalidBody,
@@ -111,7 +112,8 @@ pub async fn verify(
     peer: SocketAddr,
     req: Request<Incoming>,
 ) -> Result<Response, Error> {
-    let body: StepBody = http::read_json(req, http::BODY_LIMIT).await?;
+    let body: StepBody =
+        http::read_json(req, http::BODY_LIMIT, state.settings.body_timeout).await?;
     check_profile_id(&body.profile_id)?;
     let id = body.profile_id;
     let profile_ref = state.keys.profile_ref(&id);
@@ -173,7 +175,7 @@ pub async fn verify(
     let max = state.settings.max_sessions;
     let session = state
         .db
-        .run(move |conn| {
+        .write(move |conn| {
             db::sessions::create(conn, &token_hash, &session, now, max)?;
             Ok(session)
         })

@@ -38,7 +38,8 @@ pub async fn signup(
     peer: SocketAddr,
     req: Request<Incoming>,
 ) -> Result<Response, Error> {
-    let body: SignupBody = http::read_json(req, http::BODY_LIMIT).await?;
+    let body: SignupBody =
+        http::read_json(req, http::BODY_LIMIT, state.settings.body_timeout).await?;
     check_profile_id(&body.profile_id)?;
     if srp::Verifier::from_hex(&body.zkpp).is_none() || !valid_salt(&body.salt) {
         return Err(Error::InvalidBody);
@@ -52,7 +53,7 @@ pub async fn signup(
     };
     let outcome = state
         .db
-        .run(move |conn| profiles::sign_up(conn, &token_hash, &id, &record))
+        .write(move |conn| profiles::sign_up(conn, &token_hash, &id, &record))
         .await;
     let label = match &outcome {
         Ok(Ok(_)) => "ok",
