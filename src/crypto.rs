@@ -36,12 +36,31 @@ impl CryptoPool {
         T: Send + 'static,
         F: FnOnce() -> T + Send + 'static,
     {
-        let _permit = self
+        self.run_then(f, |t| t).await
+    }
+
+    /// Runs `f` under a permit, then `then` on the same blocking thread
+    /// after giving the permit back: follow-up I/O (a database write and
+    /// its fsync) neither holds up the next sign-in's math nor costs a
+    /// second thread hand-off.
+    pub async fn run_then<A, T, F, G>(&self, f: F, then: G) -> Result<T, Error>
+    where
+        T: Send + 'static,
+        F: FnOnce() -> A + Send + 'static,
+        G: FnOnce(A) -> T + Send + 'static,
+    {
+        let permit = self
             .permits
-            .acquire()
+            .clone()
+            .acquire_owned()
             .await
             .map_err(|_| Error::Internal("crypto pool closed".into()))?;
-        match tokio::task::spawn_blocking(f).await {
+        let job = move || {
+            let a = f();
+            drop(permit);
+            then(a)
+        };
+        match tokio::task::spawn_blocking(job).await {
             Ok(v) => Ok(v),
             Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
             Err(e) => Err(Error::Internal(format!("crypto task: {e}"))),

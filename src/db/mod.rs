@@ -137,19 +137,20 @@ impl Db {
         F: FnOnce(&mut Connection) -> Result<T, Error> + Send + 'static,
     {
         let pool = self.pool.clone();
-        match tokio::task::spawn_blocking(move || {
-            let _turn = writer
-                .as_ref()
-                .map(|w| w.lock().unwrap_or_else(|p| p.into_inner()));
-            let mut conn = pool.get()?;
-            f(&mut conn)
-        })
-        .await
-        {
+        match tokio::task::spawn_blocking(move || with_conn(&pool, writer.as_deref(), f)).await {
             Ok(result) => result,
             Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
             Err(e) => Err(Error::Internal(format!("blocking task: {e}"))),
         }
+    }
+
+    /// [`Db::write`] for code already on a blocking thread (the crypto
+    /// pool's follow-up work), which saves a second thread hand-off.
+    pub fn write_here<T>(
+        &self,
+        f: impl FnOnce(&mut Connection) -> Result<T, Error>,
+    ) -> Result<T, Error> {
+        with_conn(&self.pool, Some(&self.writer), f)
     }
 
     /// A connection for synchronous callers (admin commands, tests).
@@ -163,6 +164,17 @@ impl Db {
         conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
         Ok(())
     }
+}
+
+/// Takes the writer turn (if asked), then a pooled connection, then runs `f`.
+fn with_conn<T>(
+    pool: &Pool,
+    writer: Option<&std::sync::Mutex<()>>,
+    f: impl FnOnce(&mut Connection) -> Result<T, Error>,
+) -> Result<T, Error> {
+    let _turn = writer.map(|w| w.lock().unwrap_or_else(|p| p.into_inner()));
+    let mut conn = pool.get()?;
+    f(&mut conn)
 }
 
 /// Checks the file is a zkppd database of a version this binary knows,

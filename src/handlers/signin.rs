@@ -63,34 +63,28 @@ pub async fn start(
     locked(state, &body.profile_id)?;
 
     let id = body.profile_id;
-    let lookup_id = id.clone();
-    let record = state
-        .db
-        .run(move |conn| db::profiles::get(conn, &lookup_id))
-        .await?;
-    let (verifier, salt, known) = match record {
-        Some(r) => {
-            let v = srp::Verifier::from_hex(&r.verifier)
-                .ok_or_else(|| Error::Internal("stored verifier is invalid".into()))?;
-            (v, r.salt, true)
-        }
-        None => (
-            state.keys.fake_verifier(&id),
-            state.keys.fake_salt(&id),
-            false,
-        ),
-    };
-    let salt_bytes =
-        hex::decode(&salt).ok_or_else(|| Error::Internal("stored salt is invalid".into()))?;
-
-    let (b, big_b, verifier) = state
+    // One job on the crypto pool: look the profile up, then compute B
+    // from its verifier or, for an unknown id, from a fake one.
+    let (store, keys, job_id) = (state.db.clone(), state.keys.clone(), id.clone());
+    let (b, big_b, verifier, salt, salt_bytes, known) = state
         .crypto
-        .run(move || {
+        .run(move || -> Result<_, Error> {
+            let record = db::profiles::get(&*store.conn()?, &job_id)?;
+            let (verifier, salt, known) = match record {
+                Some(r) => {
+                    let v = srp::Verifier::from_hex(&r.verifier)
+                        .ok_or_else(|| Error::Internal("stored verifier is invalid".into()))?;
+                    (v, r.salt, true)
+                }
+                None => (keys.fake_verifier(&job_id), keys.fake_salt(&job_id), false),
+            };
+            let salt_bytes = hex::decode(&salt)
+                .ok_or_else(|| Error::Internal("stored salt is invalid".into()))?;
             let b = srp::ServerSecret::random();
             let big_b = srp::server_public(&verifier, &b);
-            (b, big_b, verifier)
+            Ok((b, big_b, verifier, salt, salt_bytes, known))
         })
-        .await?;
+        .await??;
     let key = hex::encode(&big_b);
     state.handshakes.insert(
         &id,
@@ -134,53 +128,53 @@ pub async fn verify(
     let m1 = hex::decode_array::<32>(&body.key);
     let well_formed = m1.is_some();
     let m1 = m1.unwrap_or([0u8; 32]);
-    let proof_id = id.clone();
-    let (m2, known) = state
-        .crypto
-        .run(move || {
-            let m2 = srp::verify_proof(
-                &proof_id,
-                &hs.salt,
-                &hs.verifier,
-                &hs.a,
-                &hs.b,
-                &hs.big_b,
-                &m1,
-            );
-            (m2, hs.known)
-        })
-        .await?;
-    let m2 = match m2 {
-        Some(m2) if known && well_formed => m2,
-        _ => {
-            let lock = state.lockout.record_failure(&id);
-            if lock.is_some() {
-                state.metrics.lockout();
-            }
-            tracing::info!(target: "audit", op = "signin", outcome = "bad_proof", locked = lock.is_some(), profile = %profile_ref, %peer);
-            return Err(Error::InvalidCredentials);
-        }
-    };
-    state.lockout.record_success(&id);
-
+    // Prepared up front so that the crypto job can store the session right
+    // after a correct proof, on the same thread.
     let token = sessions::new_token()?;
-    let now = db::now_ms();
-    let expires_ms = now.saturating_add(state.settings.session_ttl.as_millis() as i64);
-    let session = db::sessions::Session {
-        profile_id: id,
-        expiry: sessions::format_rfc3339_ms(expires_ms),
-        expires_ms,
-    };
     let token_hash = crate::keys::session_token_hash(&token);
     let max = state.settings.max_sessions;
-    let session = state
-        .db
-        .write(move |conn| {
-            db::sessions::create(conn, &token_hash, &session, now, max)?;
-            Ok(session)
-        })
-        .await;
-    let session = match session {
+    let ttl_ms = state.settings.session_ttl.as_millis() as i64;
+    let (store, proof_id) = (state.db.clone(), id.clone());
+    let outcome = state
+        .crypto
+        .run_then(
+            move || {
+                let m2 = srp::verify_proof(
+                    &proof_id,
+                    &hs.salt,
+                    &hs.verifier,
+                    &hs.a,
+                    &hs.b,
+                    &hs.big_b,
+                    &m1,
+                );
+                (m2.filter(|_| hs.known && well_formed), proof_id)
+            },
+            move |(m2, profile_id)| {
+                let m2 = m2?;
+                let now = db::now_ms();
+                let expires_ms = now.saturating_add(ttl_ms);
+                let session = db::sessions::Session {
+                    profile_id,
+                    expiry: sessions::format_rfc3339_ms(expires_ms),
+                    expires_ms,
+                };
+                let stored = store
+                    .write_here(|conn| db::sessions::create(conn, &token_hash, &session, now, max));
+                Some(stored.map(|()| (m2, session)))
+            },
+        )
+        .await?;
+    let Some(stored) = outcome else {
+        let lock = state.lockout.record_failure(&id);
+        if lock.is_some() {
+            state.metrics.lockout();
+        }
+        tracing::info!(target: "audit", op = "signin", outcome = "bad_proof", locked = lock.is_some(), profile = %profile_ref, %peer);
+        return Err(Error::InvalidCredentials);
+    };
+    state.lockout.record_success(&id);
+    let (m2, session) = match stored {
         Ok(s) => s,
         Err(e) => {
             tracing::info!(target: "audit", op = "signin", outcome = "error", profile = %profile_ref, %peer);
