@@ -488,3 +488,19 @@ fn lockout_after_five_failures_doubles_and_resets_on_success() -> TestResult {
     .assert_error(429, "Too many requests");
     Ok(())
 }
+
+#[test]
+fn a_step_two_without_a_handshake_does_not_count_towards_the_lockout() -> TestResult {
+    let s = TestServer::start();
+    let acc = Account::new("patient", "pw");
+    s.sign_up(&acc);
+    for _ in 0..10 {
+        s.post(
+            "/v1/signin/verify",
+            &json!({"profile_id": "patient", "key": "00".repeat(32)}),
+        )
+        .assert_error(401, "Invalid credentials");
+    }
+    assert_eq!(s.sign_in_as("patient", "pw").step2.status, 200);
+    Ok(())
+}

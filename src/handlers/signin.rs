@@ -117,10 +117,9 @@ pub async fn verify(
         tracing::info!(target: "audit", op = "signin", outcome = "locked", profile = %profile_ref, %peer);
         return Err(Error::TooManyRequests(secs));
     }
+    // Without a handshake no guess was made: it does not count as a
+    // failure (SPEC: only a step 2 that consumed a handshake counts).
     let Some(hs) = handshake else {
-        if state.lockout.record_failure(&id).is_some() {
-            state.metrics.lockout();
-        }
         tracing::info!(target: "audit", op = "signin", outcome = "no_handshake", profile = %profile_ref, %peer);
         return Err(Error::InvalidCredentials);
     };
