@@ -85,6 +85,7 @@ fn fail(msg: String) -> ExitCode {
 
 async fn run(args: ServeArgs) -> Result<(), String> {
     let settings = args.into_settings()?;
+    catch_file_size_signal();
     if settings.admin_token.is_none() {
         tracing::warn!("no --admin-token-file: /v1/bucket/fill will answer 401");
     }
@@ -121,6 +122,23 @@ async fn run(args: ServeArgs) -> Result<(), String> {
     }
     tracing::info!("stopped");
     Ok(())
+}
+
+/// A write past the file-size limit (`ulimit -f`, `prlimit --fsize`,
+/// systemd `LimitFSIZE=`) raises SIGXFSZ, whose default action kills the
+/// process. With a handler installed (tokio's stays for the life of the
+/// process, even once the stream is dropped) the write fails with EFBIG
+/// instead: SQLite rolls the transaction back and the request gets a 503.
+fn catch_file_size_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    // SIGXFSZ: 25 on Linux except MIPS.
+    #[cfg(any(target_arch = "mips", target_arch = "mips64"))]
+    const SIGXFSZ: i32 = 31;
+    #[cfg(not(any(target_arch = "mips", target_arch = "mips64")))]
+    const SIGXFSZ: i32 = 25;
+    if let Err(e) = signal(SignalKind::from_raw(SIGXFSZ)) {
+        tracing::warn!(error = %e, "cannot catch SIGXFSZ: a file-size limit will kill the server");
+    }
 }
 
 /// Installs the SIGTERM/SIGINT handlers now (so that a signal sent right
