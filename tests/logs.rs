@@ -1,0 +1,413 @@
+//! Issue 4, secrets and audit: the real `zkppd` binary is run at `debug`
+//! (and `trace`), in text and in JSON, through a whole life — bucket fills
+//! with the admin token, sign-ups (accepted and refused), sign-ins (right
+//! proof, wrong proofs, no handshake, locked out), a session check and
+//! sign-outs — and its stderr is searched for every secret that went over
+//! the wire: admin token, profile and signup tokens, auth_token, the
+//! password, the salt, the verifier, A, B, M1 and M2, in any letter case and
+//! also as any 24-character piece (a truncated value is still a leak).
+//!
+//! The audit trail is checked line by line: exactly one `audit` line per
+//! operation (bucket fill, sign-up, each step 2, sign-out), in order, each
+//! with its outcome, the peer address and — for profile operations — a
+//! short keyed reference, never the raw profile id.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex, mpsc};
+use std::time::{Duration, Instant};
+
+use common::{Account, Reply, TestResult};
+use serde_json::{Value, json};
+
+/// A running `zkppd` whose stderr is collected line by line.
+struct Zkppd {
+    child: Child,
+    addr: SocketAddr,
+    lines: Arc<Mutex<Vec<String>>>,
+    reader: Option<std::thread::JoinHandle<()>>,
+    _dir: tempfile::TempDir,
+}
+
+impl Zkppd {
+    fn start(admin_token: &str, args: &[&str]) -> Result<Zkppd, Box<dyn std::error::Error>> {
+        let dir = tempfile::tempdir()?;
+        let token_file = dir.path().join("admin-token");
+        std::fs::write(&token_file, format!("{admin_token}\n"))?;
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_zkppd"));
+        for (k, _) in std::env::vars() {
+            if k.starts_with("ZKPPD_") {
+                cmd.env_remove(k);
+            }
+        }
+        let mut child = cmd
+            .env_remove("RUST_LOG")
+            .env("NO_COLOR", "1")
+            .arg("--listen=127.0.0.1:0")
+            .arg("--db")
+            .arg(dir.path().join("zkppd.db"))
+            .arg("--admin-token-file")
+            .arg(&token_file)
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()?;
+        let stderr = child.stderr.take().expect("piped stderr");
+        let lines = Arc::new(Mutex::new(Vec::new()));
+        let (addr_tx, addr_rx) = mpsc::channel();
+        let sink = lines.clone();
+        let reader = std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines() {
+                let Ok(line) = line else { break };
+                if let Some(rest) = line.split("listening on ").nth(1) {
+                    let addr: String = rest
+                        .chars()
+                        .take_while(|c| c.is_ascii_digit() || *c == '.' || *c == ':')
+                        .collect();
+                    let _ = addr_tx.send(addr);
+                }
+                sink.lock().unwrap().push(line);
+            }
+        });
+        let mut server = Zkppd {
+            child,
+            addr: "127.0.0.1:0".parse()?,
+            lines,
+            reader: Some(reader),
+            _dir: dir,
+        };
+        let addr = addr_rx
+            .recv_timeout(Duration::from_secs(30))
+            .map_err(|_| format!("no `listening on` line: {:#?}", server.lines()))?;
+        server.addr = addr.parse()?;
+        Ok(server)
+    }
+
+    fn lines(&self) -> Vec<String> {
+        self.lines.lock().unwrap().clone()
+    }
+
+    /// SIGTERM, a clean exit, and every line the process wrote.
+    fn stop(mut self) -> Result<Vec<String>, Box<dyn std::error::Error>> {
+        Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()?;
+        let started = Instant::now();
+        let status = loop {
+            if let Some(status) = self.child.try_wait()? {
+                break status;
+            }
+            if started.elapsed() > Duration::from_secs(20) {
+                return Err("zkppd did not exit after SIGTERM".into());
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        assert!(status.success(), "exit status {status:?}");
+        if let Some(reader) = self.reader.take() {
+            reader.join().expect("stderr reader");
+        }
+        Ok(self.lines())
+    }
+
+    fn post(&self, path: &str, body: &Value) -> Reply {
+        self.post_as(path, body, None)
+    }
+
+    fn post_as(&self, path: &str, body: &Value, bearer: Option<&str>) -> Reply {
+        let body = body.to_string();
+        let auth = bearer
+            .map(|t| format!("Authorization: Bearer {t}\r\n"))
+            .unwrap_or_default();
+        let req = format!(
+            "POST {path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\nContent-Type: application/json\r\n{auth}Content-Length: {}\r\n\r\n{body}",
+            body.len()
+        );
+        common::raw(self.addr, req.as_bytes())
+    }
+}
+
+impl Drop for Zkppd {
+    fn drop(&mut self) {
+        if self.child.try_wait().ok().flatten().is_none() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// A distinctive random value, so that finding it in a log is no accident.
+fn random(prefix: &str) -> String {
+    let mut b = [0u8; 16];
+    getrandom::fill(&mut b).expect("OS random");
+    format!("{prefix}-{}", zkppd::hex::encode(&b))
+}
+
+/// What a run sent and received that must never be logged, and the
+/// operations it performed, in order, as the audit trail must show them.
+struct Run {
+    secrets: Vec<(&'static str, String)>,
+    /// Profile ids: allowed in the log at debug level only.
+    ids: Vec<String>,
+    /// (op, outcome, whose profile: an index into `ids`; none for fills).
+    audit: Vec<(&'static str, &'static str, Option<usize>)>,
+}
+
+/// Drives a full life through `z`, asserting every answer on the way.
+fn drive(z: &Zkppd, admin: &str) -> Run {
+    let mut secrets: Vec<(&'static str, String)> = vec![("admin token", admin.to_owned())];
+    let mut audit = Vec::new();
+    let profile_token = random("profile-token");
+    let spare_token = random("profile-token");
+    let signup_token = random("signup-token");
+    secrets.push(("profile token", profile_token.clone()));
+    secrets.push(("profile token", spare_token.clone()));
+    secrets.push(("signup token", signup_token.clone()));
+
+    // Bucket fills with the admin token.
+    let fill = |bucket: &str, tokens: &[&String]| {
+        z.post_as(
+            "/v1/bucket/fill",
+            &json!({"bucket": bucket, "tokens": tokens}),
+            Some(admin),
+        )
+    };
+    assert_eq!(fill("profile", &[&profile_token, &spare_token]).status, 200);
+    audit.push(("bucket_fill", "ok", None));
+    assert_eq!(fill("signup", &[&signup_token]).status, 200);
+    audit.push(("bucket_fill", "ok", None));
+
+    // Sign-up.
+    let password = random("correct horse battery staple");
+    let account = Account::new(&random("c0ffee00-profile"), &password);
+    let verifier = zkppd::srp_client::derive_verifier(&account.x);
+    secrets.push(("password", password));
+    secrets.push(("salt", account.salt.clone()));
+    secrets.push(("verifier", verifier));
+    let r = z.post("/v1/signup", &account.signup_body(&profile_token));
+    assert_eq!(r.status, 200, "{:?}", String::from_utf8_lossy(&r.body));
+    assert_eq!(r.json(), json!({"token": signup_token}));
+    audit.push(("signup", "ok", Some(0)));
+
+    // Refused sign-ups: the same id again, an unknown token, an empty
+    // signup bucket.
+    z.post("/v1/signup", &account.signup_body(&spare_token))
+        .assert_error(400, "Duplicate ID");
+    audit.push(("signup", "duplicate_id", Some(0)));
+    let other = Account::new(&random("other-profile"), &random("other password"));
+    let unknown_token = random("unknown-token");
+    secrets.push(("profile token", unknown_token.clone()));
+    secrets.push(("salt", other.salt.clone()));
+    z.post("/v1/signup", &other.signup_body(&unknown_token))
+        .assert_error(400, "Invalid token");
+    audit.push(("signup", "invalid_token", Some(1)));
+    z.post("/v1/signup", &other.signup_body(&spare_token))
+        .assert_error(503, "Signup bucket empty");
+    audit.push(("signup", "signup_bucket_empty", Some(1)));
+
+    // A sign-in with the right password; both steps' values are secrets.
+    let sign_in = |password: &str, secrets: &mut Vec<(&'static str, String)>| {
+        let eph = zkppd::srp_client::generate_ephemeral();
+        secrets.push(("A", eph.public.clone()));
+        let step1 = z.post(
+            "/v1/signin",
+            &json!({"profile_id": account.id, "key": eph.public}),
+        );
+        assert_eq!(step1.status, 200);
+        let b = step1.json()["key"].as_str().unwrap().to_owned();
+        secrets.push(("B", b.clone()));
+        let x = zkppd::srp_client::derive_private_key(&account.salt, &account.id, password);
+        let session =
+            zkppd::srp_client::derive_session(&eph, &b, &account.salt, &account.id, &x).unwrap();
+        secrets.push(("M1", session.proof.clone()));
+        let step2 = z.post(
+            "/v1/signin/verify",
+            &json!({"profile_id": account.id, "key": session.proof}),
+        );
+        if step2.status == 200 {
+            secrets.push(("M2", step2.json()["proof"].as_str().unwrap().to_owned()));
+        }
+        step2
+    };
+    let ok = sign_in(&account.password, &mut secrets);
+    assert_eq!(ok.status, 200);
+    audit.push(("signin", "ok", Some(0)));
+    let jwt = ok.json()["jwt"].clone();
+    secrets.push(("auth_token", jwt["auth_token"].as_str().unwrap().to_owned()));
+    assert_eq!(z.post("/v1/verify", &json!({"jwt": jwt})).status, 200);
+
+    // A wrong password, then a step 2 with no handshake.
+    sign_in("wrong password", &mut secrets).assert_error(401, "Invalid credentials");
+    audit.push(("signin", "bad_proof", Some(0)));
+    let stray = random("5eed").replace('-', "");
+    z.post(
+        "/v1/signin/verify",
+        &json!({"profile_id": account.id, "key": stray}),
+    )
+    .assert_error(401, "Invalid credentials");
+    audit.push(("signin", "no_handshake", Some(0)));
+
+    // Sign-out, and again with the same, now dead, session.
+    assert_eq!(z.post("/v1/signout", &json!({"jwt": jwt})).status, 200);
+    audit.push(("signout", "ok", Some(0)));
+    z.post("/v1/signout", &json!({"jwt": jwt}))
+        .assert_error(401, "Invalid token");
+    audit.push(("signout", "invalid_token", Some(0)));
+
+    // Four more wrong passwords lock the profile; step 2 then says 429.
+    for _ in 0..4 {
+        sign_in("wrong password", &mut secrets).assert_error(401, "Invalid credentials");
+        audit.push(("signin", "bad_proof", Some(0)));
+    }
+    z.post(
+        "/v1/signin/verify",
+        &json!({"profile_id": account.id, "key": "00".repeat(32)}),
+    )
+    .assert_error(429, "Too many requests");
+    audit.push(("signin", "locked", Some(0)));
+
+    Run {
+        secrets,
+        ids: vec![account.id.clone(), other.id.clone()],
+        audit,
+    }
+}
+
+/// Every secret of the run, whole or any 24-character piece of it, in any
+/// letter case: none may be in the log.
+fn assert_no_secrets(lines: &[String], run: &Run) {
+    let log = lines.join("\n").to_lowercase();
+    for (name, secret) in &run.secrets {
+        let secret = secret.to_lowercase();
+        let piece = 24.min(secret.len());
+        for start in 0..=secret.len() - piece {
+            let window = &secret[start..start + piece];
+            if let Some(at) = log.find(window) {
+                let line = log[..at].matches('\n').count();
+                panic!(
+                    "{name} ({secret}) leaked into the log, line {}: {}",
+                    line + 1,
+                    lines[line]
+                );
+            }
+        }
+    }
+}
+
+fn log_run(args: &[&str]) -> Result<(Vec<String>, Run), Box<dyn std::error::Error>> {
+    let admin = random("admin-token");
+    let z = Zkppd::start(&admin, args)?;
+    let run = drive(&z, &admin);
+    let lines = z.stop()?;
+    assert!(lines.len() > 20, "suspiciously short log: {lines:#?}");
+    Ok((lines, run))
+}
+
+#[test]
+fn no_secret_is_logged_at_debug() -> TestResult {
+    let (lines, run) = log_run(&["--log-level", "debug"])?;
+    assert_no_secrets(&lines, &run);
+    // The debug lines really were on (step 1 logs one).
+    assert!(
+        lines.iter().any(|l| l.contains("DEBUG")),
+        "no debug line: {lines:#?}"
+    );
+    let audit = lines.iter().filter(|l| l.contains(" audit: ")).count();
+    assert_eq!(audit, run.audit.len(), "{lines:#?}");
+    Ok(())
+}
+
+#[test]
+fn no_secret_is_logged_at_trace() -> TestResult {
+    let (lines, run) = log_run(&["--log-level", "trace"])?;
+    assert_no_secrets(&lines, &run);
+    Ok(())
+}
+
+#[test]
+fn no_secret_and_no_profile_id_is_logged_at_info() -> TestResult {
+    let (lines, run) = log_run(&[])?;
+    assert_no_secrets(&lines, &run);
+    // SPEC §1: profile ids only at debug level.
+    let log = lines.join("\n");
+    for id in &run.ids {
+        assert!(!log.contains(id.as_str()), "profile id {id} logged at info");
+    }
+    Ok(())
+}
+
+#[test]
+fn json_log_lines_parse_and_hold_no_secret() -> TestResult {
+    let (lines, run) = log_run(&["--log-format", "json", "--log-level", "debug"])?;
+    for line in &lines {
+        let v: Value =
+            serde_json::from_str(line).map_err(|e| format!("not a JSON line ({e}): {line}"))?;
+        assert!(v.is_object(), "{line}");
+        assert!(
+            v["timestamp"].is_string() && v["level"].is_string(),
+            "{line}"
+        );
+        assert!(v["target"].is_string(), "{line}");
+    }
+    assert_no_secrets(&lines, &run);
+    Ok(())
+}
+
+#[test]
+fn one_audit_line_per_operation_with_outcome_reference_and_peer() -> TestResult {
+    let (lines, run) = log_run(&["--log-format", "json"])?;
+    let audit: Vec<Value> = lines
+        .iter()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|v| v["target"] == "audit")
+        .collect();
+    let seen: Vec<(String, String)> = audit
+        .iter()
+        .map(|v| {
+            (
+                v["op"].as_str().unwrap_or("?").to_owned(),
+                v["outcome"].as_str().unwrap_or("?").to_owned(),
+            )
+        })
+        .collect();
+    let expected: Vec<(String, String)> = run
+        .audit
+        .iter()
+        .map(|(op, outcome, _)| ((*op).to_owned(), (*outcome).to_owned()))
+        .collect();
+    assert_eq!(seen, expected, "audit trail: {audit:#?}");
+
+    // The reference each profile's lines carry.
+    let mut refs: Vec<Option<String>> = vec![None; run.ids.len()];
+    for (v, (_, _, whose)) in audit.iter().zip(&run.audit) {
+        let line = v.to_string();
+        let peer: SocketAddr = v["peer"]
+            .as_str()
+            .and_then(|p| p.parse().ok())
+            .ok_or_else(|| format!("no peer address: {line}"))?;
+        assert!(peer.ip().is_loopback(), "{line}");
+        for id in &run.ids {
+            assert!(!line.contains(id.as_str()), "raw profile id in {line}");
+        }
+        let Some(whose) = *whose else { continue };
+        let profile = v["profile"]
+            .as_str()
+            .ok_or_else(|| format!("no profile reference: {line}"))?;
+        assert!(
+            (8..=16).contains(&profile.len())
+                && profile
+                    .bytes()
+                    .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)),
+            "not a short reference: {line}"
+        );
+        // Stable: every line of one profile has the same reference.
+        let known = refs[whose].get_or_insert_with(|| profile.to_owned());
+        assert_eq!(known, profile, "{line}");
+    }
+    assert_ne!(refs[0], refs[1], "two profiles, one reference");
+    assert_no_secrets(&lines, &run);
+    Ok(())
+}
