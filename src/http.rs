@@ -86,13 +86,15 @@ pub fn is_json_content_type(headers: &HeaderMap) -> bool {
     })
 }
 
-/// Reads a JSON body in the SPEC's order: 415, then 413, then 400.
+/// Reads a JSON body in the SPEC's order: 415, then 413, then 400. The
+/// body must be an object with at most `arrays` arrays in it.
 /// Unknown fields, duplicate keys, wrong types and missing fields are all
 /// rejected by the target type's derived `Deserialize` (which must use
 /// `deny_unknown_fields`).
 pub async fn read_json<T: DeserializeOwned>(
     req: Request<Incoming>,
     limit: usize,
+    arrays: usize,
     timeout: std::time::Duration,
 ) -> Result<T, Error> {
     if !is_json_content_type(req.headers()) {
@@ -117,7 +119,43 @@ pub async fn read_json<T: DeserializeOwned>(
         }
         Ok(Err(_)) | Err(_) => return Err(Error::InvalidBody),
     };
+    // serde's derived structs also take a JSON array of their fields in
+    // order (`["id", "A"]` for `{"profile_id": "id", "key": "A"}`, also
+    // inside `jwt`). SPEC's bodies are objects whose only array is the
+    // fill's `tokens`, so a body must open with `{` and hold no more `[`
+    // (outside strings) than `arrays`: one byte scan, no allocation.
+    if !object_with_arrays_at_most(&bytes, arrays) {
+        return Err(Error::InvalidBody);
+    }
     serde_json::from_slice(&bytes).map_err(|_| Error::InvalidBody)
+}
+
+/// Whether `json` starts (after whitespace) with `{` and has at most
+/// `max` array openings outside string literals. Only a pre-filter: the
+/// real parse still decides everything else.
+fn object_with_arrays_at_most(json: &[u8], max: usize) -> bool {
+    if json.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        return false;
+    }
+    let (mut in_string, mut escaped, mut arrays) = (false, false, 0usize);
+    for &b in json {
+        if in_string {
+            match b {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_string = false,
+                _ => {}
+            }
+        } else if b == b'"' {
+            in_string = true;
+        } else if b == b'[' {
+            arrays += 1;
+            if arrays > max {
+                return false;
+            }
+        }
+    }
+    true
 }
 
 /// The token of `Authorization: Bearer <token>` (scheme case-insensitive).
@@ -162,6 +200,19 @@ mod tests {
             assert!(!is_json_content_type(&headers(bad)), "{bad}");
         }
         assert!(!is_json_content_type(&HeaderMap::new()));
+    }
+
+    #[test]
+    fn only_objects_with_the_allowed_arrays_pass() {
+        assert!(object_with_arrays_at_most(br#" {"a": "[x]"}"#, 0));
+        assert!(object_with_arrays_at_most(br#"{"a": "\"[", "t": []}"#, 1));
+        assert!(!object_with_arrays_at_most(br#"["id", "A"]"#, 1));
+        assert!(!object_with_arrays_at_most(
+            br#"{"jwt": ["a", "t", "e"]}"#,
+            0
+        ));
+        assert!(!object_with_arrays_at_most(br#"{"t": [[]]}"#, 1));
+        assert!(!object_with_arrays_at_most(b"", 0));
     }
 
     #[test]

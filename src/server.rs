@@ -34,6 +34,7 @@ pub async fn serve(
     let graceful = GracefulShutdown::new();
     let permits = Arc::new(Semaphore::new(state.settings.max_connections));
     let sweeper = tokio::spawn(sweep_forever(state.clone()));
+    let checkpointer = tokio::spawn(checkpoint_forever(state.clone()));
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
         let (stream, peer) = tokio::select! {
@@ -74,6 +75,7 @@ pub async fn serve(
     }
     drop(listener);
     sweeper.abort();
+    checkpointer.abort();
     tracing::info!("shutting down: waiting for in-flight requests");
     if tokio::time::timeout(SHUTDOWN_GRACE, graceful.shutdown())
         .await
@@ -92,6 +94,18 @@ pub async fn serve(
 
 async fn refuse(mut stream: TcpStream) {
     let _ = tokio::time::timeout(Duration::from_secs(1), stream.write_all(BUSY_RESPONSE)).await;
+}
+
+/// Empties the WAL within a second of a sign-up (see `Db::checkpoint_if_due`).
+async fn checkpoint_forever(state: AppState) {
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    loop {
+        tick.tick().await;
+        if let Err(e) = state.db.checkpoint_if_due().await {
+            tracing::warn!(error = ?e, "WAL checkpoint after sign-up failed; retrying");
+            state.db.want_checkpoint();
+        }
+    }
 }
 
 async fn sweep_forever(state: AppState) {

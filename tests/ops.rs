@@ -255,14 +255,19 @@ fn metrics_parse_as_prometheus_text_and_move_after_requests() -> TestResult {
     s.post("/v1/signup", &signup_body("m1", &tokens[1]))
         .assert_error(400, "Duplicate ID");
     get(s.addr, "/no/such/path/with-a-secret-looking-part", &[]);
-    // Six proofs without a handshake: 401 five times, then locked out.
+    // Five wrong proofs, each after a step 1: 401 five times, then locked out.
     let proof = json!({"profile_id": "m1", "key": "00".repeat(32)});
+    let a = format!("{:0>512}", "2");
     for _ in 0..5 {
+        assert_eq!(
+            s.post("/v1/signin", &json!({"profile_id": "m1", "key": a}))
+                .status,
+            200
+        );
         s.post("/v1/signin/verify", &proof)
             .assert_error(401, "Invalid credentials");
     }
     assert_eq!(s.post("/v1/signin/verify", &proof).status, 429);
-    let a = format!("{:0>512}", "2");
     assert_eq!(
         s.post("/v1/signin", &json!({"profile_id": "other", "key": a}))
             .status,

@@ -39,6 +39,9 @@ pub struct Db {
     /// multi-second stalls under concurrent sign-ups). Other processes
     /// (admin commands) still meet `busy_timeout`.
     writer: Arc<std::sync::Mutex<()>>,
+    /// Set after a sign-up: the WAL still holds the page images of the
+    /// handed-out token until a truncating checkpoint (see `checkpoint`).
+    checkpoint_due: Arc<std::sync::atomic::AtomicBool>,
     // Dropped after the pool (field order) so the directory goes last.
     _temp: Option<Arc<tempfile::TempDir>>,
 }
@@ -59,7 +62,8 @@ fn init_connection(conn: &mut Connection) -> rusqlite::Result<()> {
     conn.execute_batch(
         "PRAGMA foreign_keys = ON;
          PRAGMA synchronous = FULL;
-         PRAGMA secure_delete = ON;",
+         PRAGMA secure_delete = ON;
+         PRAGMA journal_size_limit = 0;",
     )
 }
 
@@ -94,6 +98,7 @@ impl Db {
             path,
             secret: Arc::new(secret),
             writer: Arc::new(std::sync::Mutex::new(())),
+            checkpoint_due: Arc::new(std::sync::atomic::AtomicBool::new(false)),
             _temp: temp,
         })
     }
@@ -156,6 +161,31 @@ impl Db {
     /// A connection for synchronous callers (admin commands, tests).
     pub fn conn(&self) -> Result<r2d2::PooledConnection<SqliteConnectionManager>, Error> {
         Ok(self.pool.get()?)
+    }
+
+    /// Asks for a truncating checkpoint soon (the server's background task
+    /// runs it within a second, off the response path).
+    pub fn want_checkpoint(&self) {
+        self.checkpoint_due
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Runs the checkpoint asked for, if any, in this process's writer turn.
+    /// A sign-up's WAL frames include the bucket page before the draw, i.e.
+    /// the token handed out; `secure_delete` only cleans the main file, so
+    /// the WAL must be emptied (SPEC §5: nothing links a token to a profile).
+    pub async fn checkpoint_if_due(&self) -> Result<(), Error> {
+        if !self
+            .checkpoint_due
+            .swap(false, std::sync::atomic::Ordering::Relaxed)
+        {
+            return Ok(());
+        }
+        self.write(|conn| {
+            conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+            Ok(())
+        })
+        .await
     }
 
     /// Moves the WAL into the main file and truncates it; called at shutdown.

@@ -91,7 +91,7 @@ pub async fn fill(
 ) -> Result<Response, Error> {
     authorize(state, &req)?;
     let body: FillBody =
-        http::read_json(req, http::FILL_BODY_LIMIT, state.settings.body_timeout).await?;
+        http::read_json(req, http::FILL_BODY_LIMIT, 1, state.settings.body_timeout).await?;
     if body.tokens.len() > MAX_TOKENS || !body.tokens.iter().all(|t| valid_token(t)) {
         return Err(Error::InvalidBody);
     }

@@ -39,7 +39,7 @@ struct Empty {}
 
 async fn read(state: &AppState, req: Request<Incoming>) -> Result<JwtIn, Error> {
     let body: SessionBody =
-        http::read_json(req, http::BODY_LIMIT, state.settings.body_timeout).await?;
+        http::read_json(req, http::BODY_LIMIT, 0, state.settings.body_timeout).await?;
     check_profile_id(&body.jwt.profile_id)?;
     Ok(body.jwt)
 }

@@ -54,7 +54,7 @@ pub async fn start(
     req: Request<Incoming>,
 ) -> Result<Response, Error> {
     let body: StepBody =
-        http::read_json(req, http::BODY_LIMIT, state.settings.body_timeout).await?;
+        http::read_json(req, http::BODY_LIMIT, 0, state.settings.body_timeout).await?;
     check_profile_id(&body.profile_id)?;
     let a = srp::ClientPublic::from_hex(&body.key).map_err(|e| match e {
         srp::PublicKeyError::Malformed => Error::InvalidBody,
@@ -107,7 +107,7 @@ pub async fn verify(
     req: Request<Incoming>,
 ) -> Result<Response, Error> {
     let body: StepBody =
-        http::read_json(req, http::BODY_LIMIT, state.settings.body_timeout).await?;
+        http::read_json(req, http::BODY_LIMIT, 0, state.settings.body_timeout).await?;
     check_profile_id(&body.profile_id)?;
     let id = body.profile_id;
     let profile_ref = state.keys.profile_ref(&id);

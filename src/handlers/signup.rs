@@ -39,7 +39,7 @@ pub async fn signup(
     req: Request<Incoming>,
 ) -> Result<Response, Error> {
     let body: SignupBody =
-        http::read_json(req, http::BODY_LIMIT, state.settings.body_timeout).await?;
+        http::read_json(req, http::BODY_LIMIT, 0, state.settings.body_timeout).await?;
     check_profile_id(&body.profile_id)?;
     if srp::Verifier::from_hex(&body.zkpp).is_none() || !valid_salt(&body.salt) {
         return Err(Error::InvalidBody);
@@ -64,7 +64,10 @@ pub async fn signup(
     };
     tracing::info!(target: "audit", op = "signup", outcome = label, profile = %profile_ref, %peer);
     match outcome? {
-        Ok(token) => Ok(http::json(StatusCode::OK, &SignupAnswer { token })),
+        Ok(token) => {
+            state.db.want_checkpoint();
+            Ok(http::json(StatusCode::OK, &SignupAnswer { token }))
+        }
         Err(SignupRefusal::InvalidToken) => Err(Error::InvalidToken),
         Err(SignupRefusal::DuplicateId) => Err(Error::DuplicateId),
         Err(SignupRefusal::BucketEmpty) => Err(Error::SignupBucketEmpty),
