@@ -90,6 +90,9 @@ impl Db {
         let pool = r2d2::Pool::builder()
             .max_size(8)
             .min_idle(Some(1))
+            // r2d2 would otherwise run (and re-parse) a query on every
+            // checkout: a measurable share of a /v1/verify.
+            .test_on_check_out(false)
             .connection_timeout(BUSY_TIMEOUT)
             .build(manager)
             .map_err(|e| format!("cannot open database {}: {e}", path.display()))?;
