@@ -411,3 +411,30 @@ fn one_audit_line_per_operation_with_outcome_reference_and_peer() -> TestResult 
     assert_no_secrets(&lines, &run);
     Ok(())
 }
+
+#[test]
+fn a_refused_admin_token_leaves_one_audit_line_without_the_guess() -> TestResult {
+    let admin = random("admin-token");
+    let z = Zkppd::start(&admin, &["--log-format", "json"])?;
+    let guess = random("guessed-admin-token");
+    let body = serde_json::json!({"bucket": "signup", "tokens": ["a"]});
+    z.post_as("/v1/bucket/fill", &body, Some(&guess))
+        .assert_error(401, "Unauthorized");
+    let lines = z.stop()?;
+    let audit: Vec<Value> = lines
+        .iter()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|v| v["target"] == "audit")
+        .collect();
+    assert_eq!(audit.len(), 1, "{audit:#?}");
+    assert_eq!(audit[0]["op"], "bucket_fill");
+    assert_eq!(audit[0]["outcome"], "unauthorized");
+    assert!(
+        audit[0]["peer"]
+            .as_str()
+            .is_some_and(|p| p.starts_with("127.0.0.1"))
+    );
+    assert!(!lines.join("\n").contains(&guess));
+    assert!(!lines.join("\n").contains(&admin));
+    Ok(())
+}

@@ -89,7 +89,11 @@ pub async fn fill(
     peer: SocketAddr,
     req: Request<Incoming>,
 ) -> Result<Response, Error> {
-    authorize(state, &req)?;
+    if let Err(e) = authorize(state, &req) {
+        // Failed admin authentication is worth an audit trail of its own.
+        tracing::info!(target: "audit", op = "bucket_fill", outcome = "unauthorized", %peer);
+        return Err(e);
+    }
     let body: FillBody =
         http::read_json(req, http::FILL_BODY_LIMIT, 1, state.settings.body_timeout).await?;
     if body.tokens.len() > MAX_TOKENS || !body.tokens.iter().all(|t| valid_token(t)) {
