@@ -363,9 +363,11 @@ fn to_bytes(x: &BoxedMontyForm) -> [u8; N_BYTES] {
     out
 }
 
+/// The npm library's vectors (`tests/fixtures/srp-vectors.json`) and
+/// accessors, shared by the server and client unit tests.
 #[cfg(test)]
-mod tests {
-    use super::*;
+pub(crate) mod test_vectors {
+    use crate::hex;
     use serde_json::Value;
 
     const VECTORS: &str = include_str!(concat!(
@@ -373,23 +375,30 @@ mod tests {
         "/tests/fixtures/srp-vectors.json"
     ));
 
-    fn vectors() -> Value {
+    pub(crate) fn vectors() -> Value {
         serde_json::from_str(VECTORS).expect("vectors parse")
     }
 
-    fn s<'a>(v: &'a Value, key: &str) -> &'a str {
+    pub(crate) fn s<'a>(v: &'a Value, key: &str) -> &'a str {
         v[key]
             .as_str()
             .unwrap_or_else(|| panic!("missing string {key}"))
     }
 
-    fn bytes(v: &Value, key: &str) -> Vec<u8> {
+    pub(crate) fn bytes(v: &Value, key: &str) -> Vec<u8> {
         hex::decode(s(v, key)).unwrap_or_else(|| panic!("bad hex in {key}"))
     }
 
-    fn arr<const L: usize>(v: &Value, key: &str) -> [u8; L] {
+    pub(crate) fn arr<const L: usize>(v: &Value, key: &str) -> [u8; L] {
         hex::decode_array(s(v, key)).unwrap_or_else(|| panic!("bad hex[{L}] in {key}"))
     }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::test_vectors::{arr, bytes, s, vectors};
+    use super::*;
+    use serde_json::Value;
 
     fn secret(v: &Value) -> ServerSecret {
         ServerSecret::from_bytes(arr(v, "b"))

@@ -160,23 +160,10 @@ mod tests {
     use super::*;
     use serde_json::Value;
 
-    const VECTORS: &str = include_str!(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/fixtures/srp-vectors.json"
-    ));
-
-    fn vectors() -> Value {
-        serde_json::from_str(VECTORS).expect("vectors parse")
-    }
-
-    fn s<'a>(v: &'a Value, key: &str) -> &'a str {
-        v[key]
-            .as_str()
-            .unwrap_or_else(|| panic!("missing string {key}"))
-    }
+    use crate::srp::test_vectors::{arr, s, vectors};
 
     fn arr32(v: &Value, key: &str) -> [u8; 32] {
-        hex::decode_array(s(v, key)).unwrap_or_else(|| panic!("bad hex[32] in {key}"))
+        arr(v, key)
     }
 
     #[test]
