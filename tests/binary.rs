@@ -2,23 +2,15 @@
 //! a clean SIGTERM exit; and every start-up failure SPEC §4 names exits
 //! non-zero with a line naming the cause.
 
+mod procs;
+
 use std::io::{BufRead, BufReader, Read};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-type TestResult = Result<(), Box<dyn std::error::Error>>;
+use procs::zkppd;
 
-fn zkppd() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_zkppd"));
-    // Keep the environment from leaking settings into the test.
-    for (k, _) in std::env::vars() {
-        if k.starts_with("ZKPPD_") {
-            c.env_remove(k);
-        }
-    }
-    c.env_remove("RUST_LOG");
-    c
-}
+type TestResult = Result<(), Box<dyn std::error::Error>>;
 
 /// Reads stderr until the `listening on ADDR` line; returns ADDR and the
 /// lines seen so far.

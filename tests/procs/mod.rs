@@ -32,7 +32,9 @@ pub struct Server {
     drain: Option<std::thread::JoinHandle<()>>,
 }
 
-fn zkppd() -> Command {
+/// The real binary with no `ZKPPD_*` or `RUST_LOG` leaking in from the
+/// environment of the test run.
+pub fn zkppd() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_zkppd"));
     // Keep the environment from leaking settings into the test.
     for (k, _) in std::env::vars() {
