@@ -133,10 +133,11 @@ fn bucket_fill(
 
 fn bucket_count(args: &DbArgs, out: &mut dyn Write) -> Result<(), String> {
     let db = open(args, false)?;
-    let conn = conn(&db)?;
-    let profile = db::buckets::profile_len(&conn).map_err(db_err)?;
-    let signup = db::buckets::signup_len(&conn).map_err(db_err)?;
-    write(out, format_args!("profile: {profile}\nsignup: {signup}\n"))
+    let sizes = db::buckets::sizes(&mut *conn(&db)?).map_err(db_err)?;
+    write(
+        out,
+        format_args!("profile: {}\nsignup: {}\n", sizes.profile, sizes.signup),
+    )
 }
 
 fn backup(args: &DbArgs, dest: &Path, out: &mut dyn Write) -> Result<(), String> {

@@ -87,6 +87,24 @@ pub fn profile_len(conn: &Connection) -> Result<i64, Error> {
     )?)
 }
 
+/// Unused tokens per bucket, read in one transaction so that the two
+/// counts agree with each other (admin count, `/v1/buckets`, metrics).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Sizes {
+    pub profile: i64,
+    pub signup: i64,
+}
+
+pub fn sizes(conn: &mut Connection) -> Result<Sizes, Error> {
+    let tx = conn.transaction()?;
+    let sizes = Sizes {
+        profile: profile_len(&tx)?,
+        signup: signup_len(&tx)?,
+    };
+    tx.commit()?;
+    Ok(sizes)
+}
+
 /// Whether this profile-token hash is in the bucket and unused.
 pub fn profile_token_usable(tx: &Transaction<'_>, hash: &[u8; 32]) -> Result<bool, Error> {
     let used: Option<i64> = tx

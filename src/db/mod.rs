@@ -184,19 +184,19 @@ impl Db {
         {
             return Ok(());
         }
-        self.write(|conn| {
-            conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
-            Ok(())
-        })
-        .await
+        self.write(|conn| truncate_wal(conn)).await
     }
 
     /// Moves the WAL into the main file and truncates it; called at shutdown.
     pub fn checkpoint(&self) -> Result<(), Error> {
-        let conn = self.conn()?;
-        conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
-        Ok(())
+        truncate_wal(&*self.conn()?)
     }
+}
+
+/// Copies the WAL into the main file and truncates it to zero bytes.
+fn truncate_wal(conn: &Connection) -> Result<(), Error> {
+    conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+    Ok(())
 }
 
 /// Takes the writer turn (if asked), then a pooled connection, then runs `f`.

@@ -70,9 +70,10 @@ pub async fn buckets(state: &AppState, req: Request<Incoming>) -> Result<Respons
     let counts = state
         .db
         .run(|conn| {
+            let sizes = db::buckets::sizes(conn)?;
             Ok(BucketCounts {
-                profile: db::buckets::profile_len(conn)?,
-                signup: db::buckets::signup_len(conn)?,
+                profile: sizes.profile,
+                signup: sizes.signup,
             })
         })
         .await?;
@@ -84,9 +85,10 @@ pub async fn metrics(state: &AppState) -> Result<Response, Error> {
     let sample = state
         .db
         .run(|conn| {
+            let sizes = db::buckets::sizes(conn)?;
             Ok(Sample {
-                profile_tokens: db::buckets::profile_len(conn)?,
-                signup_tokens: db::buckets::signup_len(conn)?,
+                profile_tokens: sizes.profile,
+                signup_tokens: sizes.signup,
                 live_sessions: db::sessions::count_live(conn, db::now_ms())?,
             })
         })
