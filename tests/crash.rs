@@ -240,11 +240,7 @@ fn sigkill_under_load_loses_no_answered_work_and_no_token() {
     let addr = server.addr;
     {
         let mut http = Http::new(addr);
-        http.fill(
-            "profile",
-            &(0..FILLED).map(profile_token).collect::<Vec<_>>(),
-        );
-        http.fill("signup", &(0..FILLED).map(signup_token).collect::<Vec<_>>());
+        http.fill_both(FILLED, profile_token, signup_token);
     }
 
     // Profiles made ahead, on every core.

@@ -186,11 +186,7 @@ fn write_faults_fail_cleanly_and_clear_without_a_restart() {
     let pid = server.pid();
     let addr = server.addr;
     let mut http = Http::new(addr);
-    http.fill(
-        "profile",
-        &(0..FILLED).map(profile_token).collect::<Vec<_>>(),
-    );
-    http.fill("signup", &(0..FILLED).map(signup_token).collect::<Vec<_>>());
+    http.fill_both(FILLED, profile_token, signup_token);
 
     let mut stored = HashSet::new();
     let mut handed_out = HashSet::new();

@@ -89,6 +89,13 @@ fn leaks(db: &Path, handed: &[String]) -> Vec<(String, String)> {
     found
 }
 
+fn assert_no_leak(found: &[(String, String)]) {
+    assert!(
+        found.is_empty(),
+        "handed-out tokens left behind: {found:#?}"
+    );
+}
+
 /// The search works: the tokens still in the bucket are in the file.
 fn assert_bucket_visible(db: &Path, left: &[String]) {
     let bytes = std::fs::read(db).unwrap();
@@ -112,10 +119,7 @@ fn handed_out_tokens_leave_no_bytes_after_a_truncating_checkpoint() -> TestResul
     assert_eq!(std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0), 0);
 
     let found = leaks(&s.db_path(), &handed);
-    assert!(
-        found.is_empty(),
-        "handed-out tokens left behind: {found:#?}"
-    );
+    assert_no_leak(&found);
     assert_bucket_visible(&s.db_path(), &left);
     Ok(())
 }
@@ -127,10 +131,7 @@ fn handed_out_tokens_leave_no_bytes_after_the_server_stops() -> TestResult {
     let db = s.db_path();
     let dir = s.stop();
     let found = leaks(&db, &handed);
-    assert!(
-        found.is_empty(),
-        "handed-out tokens left behind: {found:#?}"
-    );
+    assert_no_leak(&found);
     assert_bucket_visible(&db, &left);
     drop(dir);
     Ok(())
@@ -150,10 +151,7 @@ fn after_a_passive_checkpoint_the_database_file_is_clean() -> TestResult {
         .into_iter()
         .filter(|(path, _)| !path.ends_with("-wal"))
         .collect();
-    assert!(
-        found.is_empty(),
-        "handed-out tokens left behind: {found:#?}"
-    );
+    assert_no_leak(&found);
     assert_bucket_visible(&s.db_path(), &left);
     Ok(())
 }

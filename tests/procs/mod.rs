@@ -297,6 +297,17 @@ impl Http {
             .unwrap_or_else(|f| panic!("POST {path}: no answer: {f:?}"))
     }
 
+    /// Fills both buckets with `n` tokens each, named by the two functions.
+    pub fn fill_both(
+        &mut self,
+        n: usize,
+        profile: fn(usize) -> String,
+        signup: fn(usize) -> String,
+    ) {
+        self.fill("profile", &(0..n).map(profile).collect::<Vec<_>>());
+        self.fill("signup", &(0..n).map(signup).collect::<Vec<_>>());
+    }
+
     /// Fills `bucket` with `tokens` (in requests of at most 10,000).
     pub fn fill(&mut self, bucket: &str, tokens: &[String]) {
         for chunk in tokens.chunks(10_000) {
