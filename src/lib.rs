@@ -7,7 +7,6 @@
 //! and storage modules (`srp`, `keys`, `handshakes`, `lockout`, `sessions`,
 //! `db`), which know nothing of HTTP.
 
-pub mod client;
 pub mod config;
 pub mod cors;
 pub mod crypto;
@@ -15,7 +14,6 @@ pub mod db;
 pub mod error;
 pub mod handlers;
 pub mod handshakes;
-pub mod hex;
 pub mod http;
 pub mod keys;
 pub mod lockout;
@@ -25,10 +23,10 @@ pub mod ratelimit;
 pub mod routes;
 pub mod server;
 pub mod sessions;
-pub mod srp;
-pub mod srp_client;
 
 use std::sync::Arc;
+
+pub use zkppd_srp::{self as srp, hex};
 
 pub use server::serve;
 

@@ -88,7 +88,7 @@ fn random_id() -> String {
     getrandom::fill(&mut b).expect("OS random");
     b[6] = (b[6] & 0x0f) | 0x40;
     b[8] = (b[8] & 0x3f) | 0x80;
-    let h = zkppd::hex::encode(&b);
+    let h = zkppd_srp::hex::encode(&b);
     format!(
         "{}-{}-{}-{}-{}",
         &h[..8],
@@ -126,7 +126,7 @@ fn a_sign_in_flood_stays_within_the_bounds_and_keeps_a_lock() -> TestResult {
     let locked_for = s.state.lockout.check(&victim.id).unwrap_err();
     assert!(locked_for > 800, "lock of {locked_for} s");
 
-    let eph = zkppd::srp_client::generate_ephemeral();
+    let eph = zkppd_srp::client::generate_ephemeral();
     let step1_done = AtomicUsize::new(0);
     let step2_done = AtomicUsize::new(0);
     let flooding = AtomicBool::new(true);

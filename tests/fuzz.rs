@@ -41,7 +41,7 @@ use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
 use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::{Value, json};
-use zkppd::srp;
+use zkppd_srp as srp;
 
 /// The RFC 5054 2048-bit group prime, as SPEC §3 fixes it.
 const N_HEX: &str = "ac6bdb41324a9a9bf166de5e1389582faf72b6651987ee07fc3192943db56050a37329cbb4a099ed8193e0757767a13dd52312ab4b03310dcd7f48a9da04fd50e8083969edb767b0cf6095179a163ab3661a05fbd5faaae82918a9962f0b93b855f97993ec975eeaa80d740adbf4ff747359d041d5c33ea71d281e446b14773bca97b43a23fb801676bd207a436c6481f1d2b9078717461a5b9d32e688f87748544523b524b0d57d5ea77a2775d2ecfa032cfbdbf52fb3786160279004e57ae6af874e7303ce53299ccc041c7bc308d82a5698f3a8d0c38271ae35f8e9dbfbb694b5c803d89f7ae435de236d525f54759b65e372fcd68ef20fa7111f9e4aff73";
@@ -112,7 +112,7 @@ fn check<S: Strategy>(
 
 /// Big-endian bytes of a hex string of even length.
 fn be(hex: &str) -> Vec<u8> {
-    zkppd::hex::decode(hex).expect("hex")
+    zkppd_srp::hex::decode(hex).expect("hex")
 }
 
 /// `x * k + add` on big-endian bytes, growing as needed.
@@ -196,7 +196,7 @@ fn is_lower_hex(s: &str, len: usize) -> bool {
 /// characters of either parity, and hex spoiled by one foreign character.
 fn hex_input() -> BoxedStrategy<String> {
     let n = be(N_HEX);
-    let hex = |b: &[u8]| zkppd::hex::encode(b);
+    let hex = |b: &[u8]| zkppd_srp::hex::encode(b);
     let specials = vec![
         String::new(),
         "0".into(),
@@ -278,12 +278,12 @@ fn random_hex(len: usize, mut seed: u64) -> String {
 fn hex_decode_accepts_exactly_strict_hex() {
     let input = prop_oneof![hex_input(), any::<String>()];
     check(1_500, input, |s| {
-        let decoded = zkppd::hex::decode(&s);
+        let decoded = zkppd_srp::hex::decode(&s);
         prop_assert_eq!(decoded.is_some(), is_strict_hex(&s), "{:?}", s);
         if let Some(bytes) = decoded {
-            prop_assert_eq!(zkppd::hex::encode(&bytes), s.to_ascii_lowercase());
+            prop_assert_eq!(zkppd_srp::hex::encode(&bytes), s.to_ascii_lowercase());
         }
-        let arr = zkppd::hex::decode_array::<32>(&s);
+        let arr = zkppd_srp::hex::decode_array::<32>(&s);
         prop_assert_eq!(arr.is_some(), is_strict_hex(&s) && s.len() == 64);
         Ok(())
     });
@@ -313,7 +313,7 @@ fn srp_math_takes_arbitrary_inputs_without_panicking() {
     });
     let v = prop_oneof![
         hex_input().prop_filter_map("not a verifier", |s| srp::Verifier::from_hex(&s)),
-        Just(srp::Verifier::from_hex(&zkppd::hex::encode(&minus_one(&n))).unwrap()),
+        Just(srp::Verifier::from_hex(&zkppd_srp::hex::encode(&minus_one(&n))).unwrap()),
         Just(srp::Verifier::from_hex("02").unwrap()),
     ];
     let input = (
@@ -348,30 +348,35 @@ fn srp_round_trip_holds_for_arbitrary_ids_passwords_and_salts() {
         any::<String>(),
         any::<String>(),
         prop_oneof![
-            Just(zkppd::srp_client::generate_salt()),
+            Just(zkppd_srp::client::generate_salt()),
             (1usize..=256, any::<u64>()).prop_map(|(n, seed)| random_hex(2 * n, seed)),
         ],
         any::<[u8; 32]>(),
         any::<[u8; 32]>(),
     );
     check(12, input, |(id, password, salt, a, b)| {
-        let x = zkppd::srp_client::derive_private_key(&salt, &id, &password);
-        let v = srp::Verifier::from_hex(&zkppd::srp_client::derive_verifier(&x)).unwrap();
+        let x = zkppd_srp::client::derive_private_key(&salt, &id, &password);
+        let v = srp::Verifier::from_hex(&zkppd_srp::client::derive_verifier(&x)).unwrap();
         let b = srp::ServerSecret::from_bytes(b);
         let big_b = srp::server_public(&v, &b);
-        let eph = zkppd::srp_client::ephemeral_from_secret(a);
+        let eph = zkppd_srp::client::ephemeral_from_secret(a);
         let Ok(big_a) = srp::ClientPublic::from_hex(&eph.public) else {
             // g^a = 0 or N is impossible; a client could not send it anyway.
             return Err(TestCaseError::fail("g^a refused"));
         };
-        let session =
-            zkppd::srp_client::derive_session(&eph, &zkppd::hex::encode(&big_b), &salt, &id, &x)
-                .ok_or_else(|| TestCaseError::fail("client refused B"))?;
-        let m1 = zkppd::hex::decode_array::<32>(&session.proof).unwrap();
-        let salt_bytes = zkppd::hex::decode(&salt).unwrap();
+        let session = zkppd_srp::client::derive_session(
+            &eph,
+            &zkppd_srp::hex::encode(&big_b),
+            &salt,
+            &id,
+            &x,
+        )
+        .ok_or_else(|| TestCaseError::fail("client refused B"))?;
+        let m1 = zkppd_srp::hex::decode_array::<32>(&session.proof).unwrap();
+        let salt_bytes = zkppd_srp::hex::decode(&salt).unwrap();
         let m2 = srp::verify_proof(&id, &salt_bytes, &v, &big_a, &b, &big_b, &m1);
         let m2 = m2.ok_or_else(|| TestCaseError::fail("the right proof was refused"))?;
-        prop_assert!(session.verify_server(&zkppd::hex::encode(&m2)));
+        prop_assert!(session.verify_server(&zkppd_srp::hex::encode(&m2)));
         // One bit off anywhere in M1 and it is refused.
         let mut wrong = m1;
         wrong[usize::from(a[0] % 32)] ^= 1 << (a[1] % 8);
@@ -1285,7 +1290,7 @@ fn arbitrary_hex_at_every_route() {
         2 => (any::<bool>(), hex_input(), prop::option::of(hex_input()))
             .prop_map(|(signout, token, expiry)| HexCase::Session { signout, token, expiry }),
     ];
-    let a = zkppd::srp_client::generate_ephemeral().public.clone();
+    let a = zkppd_srp::client::generate_ephemeral().public.clone();
     check(1_200, case, |case| {
         let post =
             |route: Route, body: Value| fx.send(&Req::post(route, body.to_string().into_bytes()));
@@ -1420,7 +1425,7 @@ fn arbitrary_request_bytes_never_take_the_server_down() {
 #[test]
 fn json_arrays_never_stand_in_for_objects() {
     let fx = Fixture::new();
-    let a = zkppd::srp_client::generate_ephemeral().public.clone();
+    let a = zkppd_srp::client::generate_ephemeral().public.clone();
     let jwt = [
         fx.jwt["profile_id"].clone(),
         fx.jwt["auth_token"].clone(),

@@ -143,7 +143,7 @@ impl Drop for Zkppd {
 fn random(prefix: &str) -> String {
     let mut b = [0u8; 16];
     getrandom::fill(&mut b).expect("OS random");
-    format!("{prefix}-{}", zkppd::hex::encode(&b))
+    format!("{prefix}-{}", zkppd_srp::hex::encode(&b))
 }
 
 /// What a run sent and received that must never be logged, and the
@@ -183,7 +183,7 @@ fn drive(z: &Zkppd, admin: &str) -> Run {
     // Sign-up.
     let password = random("correct horse battery staple");
     let account = Account::new(&random("c0ffee00-profile"), &password);
-    let verifier = zkppd::srp_client::derive_verifier(&account.x);
+    let verifier = zkppd_srp::client::derive_verifier(&account.x);
     secrets.push(("password", password));
     secrets.push(("salt", account.salt.clone()));
     secrets.push(("verifier", verifier));
@@ -210,7 +210,7 @@ fn drive(z: &Zkppd, admin: &str) -> Run {
 
     // A sign-in with the right password; both steps' values are secrets.
     let sign_in = |password: &str, secrets: &mut Vec<(&'static str, String)>| {
-        let eph = zkppd::srp_client::generate_ephemeral();
+        let eph = zkppd_srp::client::generate_ephemeral();
         secrets.push(("A", eph.public.clone()));
         let step1 = z.post(
             "/v1/signin",
@@ -219,9 +219,9 @@ fn drive(z: &Zkppd, admin: &str) -> Run {
         assert_eq!(step1.status, 200);
         let b = step1.json()["key"].as_str().unwrap().to_owned();
         secrets.push(("B", b.clone()));
-        let x = zkppd::srp_client::derive_private_key(&account.salt, &account.id, password);
+        let x = zkppd_srp::client::derive_private_key(&account.salt, &account.id, password);
         let session =
-            zkppd::srp_client::derive_session(&eph, &b, &account.salt, &account.id, &x).unwrap();
+            zkppd_srp::client::derive_session(&eph, &b, &account.salt, &account.id, &x).unwrap();
         secrets.push(("M1", session.proof.clone()));
         let step2 = z.post(
             "/v1/signin/verify",

@@ -94,7 +94,7 @@ fn wrong_proofs_all_get_the_same_401() -> TestResult {
         &"g".repeat(64),
         &"00".repeat(33),
     ] {
-        let eph = zkppd::srp_client::generate_ephemeral();
+        let eph = zkppd_srp::client::generate_ephemeral();
         assert_eq!(
             s.post(
                 "/v1/signin",
@@ -133,7 +133,7 @@ fn uppercase_proof_is_accepted() -> TestResult {
     let s = TestServer::start();
     let acc = Account::new("case", "pw");
     s.sign_up(&acc);
-    let eph = zkppd::srp_client::generate_ephemeral();
+    let eph = zkppd_srp::client::generate_ephemeral();
     let step1 = s
         .post(
             "/v1/signin",
@@ -143,7 +143,7 @@ fn uppercase_proof_is_accepted() -> TestResult {
     let b = step1["key"].as_str().unwrap();
     let salt = step1["salt"].as_str().unwrap();
     // A is hashed as sent: upper and lower case hex decode to the same bytes.
-    let session = zkppd::srp_client::derive_session(&eph, b, salt, "case", &acc.x).unwrap();
+    let session = zkppd_srp::client::derive_session(&eph, b, salt, "case", &acc.x).unwrap();
     let r = s.post(
         "/v1/signin/verify",
         &json!({"profile_id": "case", "key": session.proof.to_uppercase()}),
@@ -198,7 +198,7 @@ fn unknown_profiles_look_like_known_ones() -> TestResult {
     let s = TestServer::start();
     let known = Account::new("known", "pw");
     s.sign_up(&known);
-    let eph = zkppd::srp_client::generate_ephemeral();
+    let eph = zkppd_srp::client::generate_ephemeral();
     let ask = |id: &str| s.post("/v1/signin", &json!({"profile_id": id, "key": eph.public}));
     let k = ask("known");
     let u1 = ask("ghost");
@@ -253,14 +253,14 @@ fn a_handshake_is_single_use_and_replaced_by_a_new_step_one() -> TestResult {
     .assert_error(401, "Invalid credentials");
 
     // A second step 1 replaces the first: the first proof no longer works.
-    let eph1 = zkppd::srp_client::generate_ephemeral();
+    let eph1 = zkppd_srp::client::generate_ephemeral();
     let c1 = s
         .post(
             "/v1/signin",
             &json!({"profile_id": "replay", "key": eph1.public}),
         )
         .json();
-    let eph2 = zkppd::srp_client::generate_ephemeral();
+    let eph2 = zkppd_srp::client::generate_ephemeral();
     let c2 = s
         .post(
             "/v1/signin",
@@ -268,7 +268,7 @@ fn a_handshake_is_single_use_and_replaced_by_a_new_step_one() -> TestResult {
         )
         .json();
     let salt = c1["salt"].as_str().unwrap();
-    let s1 = zkppd::srp_client::derive_session(
+    let s1 = zkppd_srp::client::derive_session(
         &eph1,
         c1["key"].as_str().unwrap(),
         salt,
@@ -276,7 +276,7 @@ fn a_handshake_is_single_use_and_replaced_by_a_new_step_one() -> TestResult {
         &acc.x,
     )
     .unwrap();
-    let s2 = zkppd::srp_client::derive_session(
+    let s2 = zkppd_srp::client::derive_session(
         &eph2,
         c2["key"].as_str().unwrap(),
         salt,
@@ -303,14 +303,14 @@ fn handshakes_expire() -> TestResult {
     let s = TestServer::with(|st| st.handshake_ttl = Duration::from_secs(1));
     let acc = Account::new("slow", "pw");
     s.sign_up(&acc);
-    let eph = zkppd::srp_client::generate_ephemeral();
+    let eph = zkppd_srp::client::generate_ephemeral();
     let c = s
         .post(
             "/v1/signin",
             &json!({"profile_id": "slow", "key": eph.public}),
         )
         .json();
-    let session = zkppd::srp_client::derive_session(
+    let session = zkppd_srp::client::derive_session(
         &eph,
         c["key"].as_str().unwrap(),
         c["salt"].as_str().unwrap(),
@@ -443,7 +443,7 @@ fn lockout_after_five_failures_doubles_and_resets_on_success() -> TestResult {
     }
     // Locked: both steps answer 429 with Retry-After, even with the right
     // password.
-    let eph = zkppd::srp_client::generate_ephemeral();
+    let eph = zkppd_srp::client::generate_ephemeral();
     let r = s.post(
         "/v1/signin",
         &json!({"profile_id": "target", "key": eph.public}),

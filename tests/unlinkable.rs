@@ -22,7 +22,7 @@ const SIGNUPS: usize = 12;
 fn token() -> String {
     let mut b = [0u8; 48];
     getrandom::fill(&mut b).expect("OS random");
-    format!("su-{}", zkppd::hex::encode(&b))
+    format!("su-{}", zkppd_srp::hex::encode(&b))
 }
 
 /// The random part of a token in three 32-character pieces: a token half

@@ -80,7 +80,8 @@ pub async fn start(
             };
             let salt_bytes = hex::decode(&salt)
                 .ok_or_else(|| Error::Internal("stored salt is invalid".into()))?;
-            let b = srp::ServerSecret::random();
+            let b = srp::ServerSecret::random()
+                .map_err(|e| Error::Internal(format!("OS random source: {e}")))?;
             let big_b = srp::server_public(&verifier, &b);
             Ok((b, big_b, verifier, salt, salt_bytes, known))
         })

@@ -280,8 +280,8 @@ pub struct Account {
 
 impl Account {
     pub fn new(id: &str, password: &str) -> Account {
-        let salt = zkppd::srp_client::generate_salt();
-        let x = zkppd::srp_client::derive_private_key(&salt, id, password);
+        let salt = zkppd_srp::client::generate_salt();
+        let x = zkppd_srp::client::derive_private_key(&salt, id, password);
         Account {
             id: id.to_owned(),
             password: password.to_owned(),
@@ -294,7 +294,7 @@ impl Account {
         json!({
             "profile_id": self.id,
             "profile_token": token,
-            "zkpp": zkppd::srp_client::derive_verifier(&self.x),
+            "zkpp": zkppd_srp::client::derive_verifier(&self.x),
             "salt": self.salt,
         })
     }
@@ -325,7 +325,7 @@ impl TestServer {
 
     /// Both SRP steps with `password`; asserts M2 when step 2 succeeds.
     pub fn sign_in_as(&self, id: &str, password: &str) -> SignIn {
-        let eph = zkppd::srp_client::generate_ephemeral();
+        let eph = zkppd_srp::client::generate_ephemeral();
         let step1 = self.post("/v1/signin", &json!({"profile_id": id, "key": eph.public}));
         if step1.status != 200 {
             return SignIn {
@@ -336,8 +336,8 @@ impl TestServer {
         }
         let b = step1.json()["key"].as_str().unwrap().to_owned();
         let salt = step1.json()["salt"].as_str().unwrap().to_owned();
-        let x = zkppd::srp_client::derive_private_key(&salt, id, password);
-        let session = zkppd::srp_client::derive_session(&eph, &b, &salt, id, &x).expect("valid B");
+        let x = zkppd_srp::client::derive_private_key(&salt, id, password);
+        let session = zkppd_srp::client::derive_session(&eph, &b, &salt, id, &x).expect("valid B");
         let step2 = self.post(
             "/v1/signin/verify",
             &json!({"profile_id": id, "key": session.proof}),

@@ -341,7 +341,7 @@ impl Http {
     /// (the server's M2 is checked), `Ok(Err(reply))` for the first
     /// non-200 answer.
     pub fn sign_in(&mut self, id: &str, password: &str) -> Result<Result<Value, Reply>, Failure> {
-        let eph = zkppd::srp_client::generate_ephemeral();
+        let eph = zkppd_srp::client::generate_ephemeral();
         let step1 = self.post("/v1/signin", &json!({"profile_id": id, "key": eph.public}))?;
         if step1.status != 200 {
             return Ok(Err(step1));
@@ -351,9 +351,9 @@ impl Http {
             challenge["key"].as_str().expect("B").to_owned(),
             challenge["salt"].as_str().expect("salt").to_owned(),
         );
-        let x = zkppd::srp_client::derive_private_key(&salt, id, password);
+        let x = zkppd_srp::client::derive_private_key(&salt, id, password);
         let session =
-            zkppd::srp_client::derive_session(&eph, &b, &salt, id, &x).expect("server B is valid");
+            zkppd_srp::client::derive_session(&eph, &b, &salt, id, &x).expect("server B is valid");
         let step2 = self.post(
             "/v1/signin/verify",
             &json!({"profile_id": id, "key": session.proof}),
@@ -433,12 +433,12 @@ fn read_reply(stream: &mut TcpStream) -> io::Result<(Reply, bool)> {
 
 /// A sign-up body with a fresh salt and the verifier of `password`.
 pub fn signup_body(id: &str, password: &str, profile_token: &str) -> Value {
-    let salt = zkppd::srp_client::generate_salt();
-    let x = zkppd::srp_client::derive_private_key(&salt, id, password);
+    let salt = zkppd_srp::client::generate_salt();
+    let x = zkppd_srp::client::derive_private_key(&salt, id, password);
     json!({
         "profile_id": id,
         "profile_token": profile_token,
-        "zkpp": zkppd::srp_client::derive_verifier(&x),
+        "zkpp": zkppd_srp::client::derive_verifier(&x),
         "salt": salt,
     })
 }

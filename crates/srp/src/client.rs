@@ -3,7 +3,7 @@
 //! verifier, ephemeral A, session key and proof M1, and the check of the
 //! server's M2. It exists for the tests and the load generator (`client`,
 //! `zkppd-bench`); the server never calls it. The big-number work reuses the
-//! server's Montgomery arithmetic and fixed-base table in [`crate::srp`], so
+//! server's Montgomery arithmetic and fixed-base table in the crate root, so
 //! a load generator on the same machine spends as little CPU as it can.
 //! Pure functions: no I/O, no HTTP.
 
@@ -14,7 +14,7 @@ use subtle::ConstantTimeEq;
 use zeroize::{Zeroize, Zeroizing};
 
 use crate::hex;
-use crate::srp::{self, ClientPublic, N_BYTES};
+use crate::{self as srp, ClientPublic, N_BYTES};
 
 /// A fresh salt: 32 bytes from the OS CSPRNG as 64 lowercase hex characters
 /// (`client.generateSalt()`).
@@ -28,7 +28,7 @@ pub fn generate_salt() -> String {
 /// # Panics
 /// If `salt_hex` is not hex: a salt is something the caller made with
 /// [`generate_salt`] or got from a server (check it first, as
-/// [`crate::client`] does).
+/// the `zkppd-client` crate does).
 pub fn derive_private_key(salt_hex: &str, id: &str, password: &str) -> [u8; 32] {
     let salt = hex::decode(salt_hex).expect("derive_private_key: salt must be hex");
     let inner = Zeroizing::new(h(&[id.as_bytes(), b":", password.as_bytes()]));
@@ -160,7 +160,7 @@ mod tests {
     use super::*;
     use serde_json::Value;
 
-    use crate::srp::test_vectors::{arr, s, vectors};
+    use crate::test_vectors::{arr, s, vectors};
 
     fn arr32(v: &Value, key: &str) -> [u8; 32] {
         arr(v, key)
@@ -261,7 +261,7 @@ mod tests {
         let v = srp::Verifier::from_hex(&derive_verifier(&x)).expect("verifier");
         let eph = generate_ephemeral();
         assert_eq!(eph.public.len(), 512);
-        let b = srp::ServerSecret::random();
+        let b = srp::ServerSecret::random().unwrap();
         let big_b = srp::server_public(&v, &b);
         let sess =
             derive_session(&eph, &hex::encode(&big_b), &salt, "user-1", &x).expect("session");

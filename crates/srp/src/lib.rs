@@ -11,7 +11,9 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 use zeroize::{Zeroize, Zeroizing};
 
-use crate::hex;
+#[cfg(feature = "client")]
+pub mod client;
+pub mod hex;
 
 /// Width of N, and of B and S whenever they are sent or hashed.
 pub const N_BYTES: usize = 256;
@@ -189,12 +191,12 @@ pub struct ServerSecret {
 }
 
 impl ServerSecret {
-    /// 32 bytes from the OS CSPRNG.
-    pub fn random() -> ServerSecret {
+    /// 32 bytes from the OS CSPRNG. Its failure is the caller's to report
+    /// (a request path must answer 500, not panic).
+    pub fn random() -> Result<ServerSecret, getrandom::Error> {
         let mut b = [0u8; 32];
-        // Without an OS RNG there is no safe way to go on.
-        getrandom::fill(&mut b).expect("OS random number generator failed");
-        ServerSecret { b }
+        getrandom::fill(&mut b)?;
+        Ok(ServerSecret { b })
     }
 
     pub fn from_bytes(b: [u8; 32]) -> ServerSecret {
@@ -297,6 +299,7 @@ pub(crate) fn server_proof(a_raw: &[u8], m1: &[u8; 32], k: &[u8; 32]) -> [u8; 32
 
 /// g^e mod N for a 32-byte exponent, from the comb: the client's A = g^a
 /// and v = g^x (`srp_client`, for tests and the load generator).
+#[cfg(feature = "client")]
 pub(crate) fn client_pow_g(e: &[u8; 32]) -> Zeroizing<[u8; N_BYTES]> {
     Zeroizing::new(to_bytes(&pow_g(group(), e)))
 }
@@ -304,6 +307,7 @@ pub(crate) fn client_pow_g(e: &[u8; 32]) -> Zeroizing<[u8; N_BYTES]> {
 /// The client's S = (B − k·g^x)^(a + u·x) mod N, as the npm client's
 /// `deriveSession` computes it (`srp_client`). `big_b` is the server's B,
 /// already reduced and checked ≠ 0 by [`ClientPublic::from_hex`].
+#[cfg(feature = "client")]
 pub(crate) fn client_premaster_secret(
     big_b: &ClientPublic,
     x: &[u8; 32],
@@ -648,8 +652,8 @@ mod tests {
         let vs = vectors();
         let c = &vs["cases"][0];
         let (v, a) = (verifier(c), client_public(c));
-        let b1 = ServerSecret::random();
-        let b2 = ServerSecret::random();
+        let b1 = ServerSecret::random().unwrap();
+        let b2 = ServerSecret::random().unwrap();
         assert_ne!(b1.b, b2.b);
         assert_ne!(server_public(&v, &b1), server_public(&v, &b2));
         // The vector's M1 belongs to its own b, so it must fail here.

@@ -1,0 +1,169 @@
+//! The wire messages of zkppd, written once for the server, the Rust client
+//! and the load generator: every request and response body, the session
+//! credential [`Jwt`], the SPEC's error body, and the route paths.
+//!
+//! Requests are strict (`deny_unknown_fields`, every field required, exact
+//! types), as SPEC §1 says; serde only, no I/O and no HTTP types.
+
+use serde::{Deserialize, Serialize};
+
+/// The route paths. Only these strings name routes anywhere in the project.
+pub mod paths {
+    pub const BUCKET_FILL: &str = "/v1/bucket/fill";
+    pub const SIGNUP: &str = "/v1/signup";
+    pub const SIGNIN: &str = "/v1/signin";
+    pub const SIGNIN_VERIFY: &str = "/v1/signin/verify";
+    pub const VERIFY: &str = "/v1/verify";
+    pub const SIGNOUT: &str = "/v1/signout";
+    pub const HEALTHZ: &str = "/healthz";
+    pub const BUCKETS: &str = "/v1/buckets";
+    pub const METRICS: &str = "/metrics";
+
+    /// Every `POST` route of the API (the seed API's routes).
+    pub const API: [&str; 6] = [BUCKET_FILL, SIGNUP, SIGNIN, SIGNIN_VERIFY, VERIFY, SIGNOUT];
+    /// The operators' `GET` routes on the API listener.
+    pub const OPERATOR: [&str; 2] = [HEALTHZ, BUCKETS];
+}
+
+/// The session credential: handed out by sign-in, taken by verify and
+/// sign-out. `auth_expiry` is compared byte for byte.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Jwt {
+    pub profile_id: String,
+    pub auth_token: String,
+    pub auth_expiry: String,
+}
+
+/// `POST /v1/bucket/fill`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FillRequest {
+    pub bucket: String,
+    pub tokens: Vec<String>,
+}
+
+/// The answer of a fill.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FillResponse {
+    pub inserted: u64,
+    pub duplicates: u64,
+}
+
+/// `POST /v1/signup`: `zkpp` is the SRP verifier, `salt` the SRP salt (hex).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SignupRequest {
+    pub profile_id: String,
+    pub profile_token: String,
+    pub zkpp: String,
+    pub salt: String,
+}
+
+/// The answer of a sign-up: a signup token drawn at random.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SignupResponse {
+    pub token: String,
+}
+
+/// Both sign-in steps: `key` is A at step 1 and M1 at step 2.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SigninRequest {
+    pub profile_id: String,
+    pub key: String,
+}
+
+/// Step 1's answer: B and the profile's salt.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Challenge {
+    pub key: String,
+    pub salt: String,
+}
+
+/// Step 2's answer: M2 and the new session.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Welcome {
+    pub proof: String,
+    pub jwt: Jwt,
+}
+
+/// `POST /v1/verify` and `POST /v1/signout`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SessionRequest {
+    pub jwt: Jwt,
+}
+
+/// The answer of a verify.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Verified {
+    pub profile_id: String,
+}
+
+/// `{}`: the answer of a sign-out.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Empty {}
+
+/// `GET /healthz`: `ok` or `unavailable`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Health {
+    pub status: String,
+}
+
+/// `GET /v1/buckets`: unused tokens per bucket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BucketCounts {
+    pub profile: i64,
+    pub signup: i64,
+}
+
+/// Every error answer: `{"statusCode", "error", "message"}`, as the
+/// original service sent it (its clients parse this shape).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    #[serde(rename = "statusCode")]
+    pub status_code: u16,
+    /// The status's reason phrase.
+    pub error: String,
+    /// One of the SPEC's messages.
+    pub message: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_body_has_the_original_field_names() {
+        let body = ErrorBody {
+            status_code: 400,
+            error: "Bad Request".into(),
+            message: "Invalid token".into(),
+        };
+        assert_eq!(
+            serde_json::to_string(&body).unwrap(),
+            r#"{"statusCode":400,"error":"Bad Request","message":"Invalid token"}"#
+        );
+    }
+
+    #[test]
+    fn requests_are_strict() {
+        let extra = r#"{"jwt":{"profile_id":"a","auth_token":"t","auth_expiry":"e","x":1}}"#;
+        assert!(serde_json::from_str::<SessionRequest>(extra).is_err());
+        let missing = r#"{"profile_id":"a"}"#;
+        assert!(serde_json::from_str::<SigninRequest>(missing).is_err());
+        let wrong_type = r#"{"profile_id":1,"key":"ab"}"#;
+        assert!(serde_json::from_str::<SigninRequest>(wrong_type).is_err());
+        let dup = r#"{"profile_id":"a","profile_id":"b","key":"ab"}"#;
+        assert!(serde_json::from_str::<SigninRequest>(dup).is_err());
+    }
+}
