@@ -24,8 +24,10 @@ npm ci --prefix tests/interop --no-audit --no-fund --loglevel=error
 # --- end npm/node ---
 
 cargo fmt --all -- --check
-cargo clippy --all-targets --locked -- -D warnings
-cargo test --locked
+cargo clippy --workspace --all-targets --all-features --locked -- -D warnings
+# The crate graph is a rule: see ARCHITECTURE.md.
+.ci/check-deps.sh
+cargo test --workspace --all-features --locked
 
 # The .deb: file list, systemd-analyze verify and security, maintainer scripts.
 packaging/check.sh

@@ -1,28 +1,26 @@
 //! The admin subcommands: they open the database file directly (WAL and a
-//! busy timeout make that safe while a server runs on it) and apply the
-//! same rules as the HTTP routes by calling the same functions. Output is
-//! `key: value` lines on stdout, for people and for `awk`; errors are one
-//! line each, and the exit status is non-zero.
+//! busy timeout make that safe while a server runs on it) and call the same
+//! core services as the HTTP routes. Output is `key: value` lines on
+//! stdout, for people and for `awk`; errors are one line each, and the exit
+//! status is non-zero.
 
 use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
-use rusqlite::TransactionBehavior;
 use serde::Deserialize;
 use zkppd::config::{BucketCommand, Command, DbArgs, ProfileCommand, SessionCommand};
-use zkppd::db::{self, Db, maintenance, profiles};
-use zkppd::error::Error;
-use zkppd::handlers::bucket::{self, Bucket};
-use zkppd::handlers::{check_profile_id, signup};
-use zkppd::keys::Keys;
-use zkppd::srp;
+use zkppd_core::rules::{self, MAX_TOKEN_LEN};
+use zkppd_core::store::SqliteStore;
+use zkppd_core::store::sqlite::SCHEMA_VERSION;
+use zkppd_core::{Error, Limits, Service, now_ms};
 
 /// How long `backup` waits for a busy database before giving up.
 const BACKUP_PATIENCE: Duration = Duration::from_secs(60);
 
 /// Runs an admin subcommand, writing its report to `out`.
-pub fn run(command: Command, out: &mut dyn Write) -> Result<(), String> {
+pub(crate) fn run(command: Command, out: &mut dyn Write) -> Result<(), String> {
     match command {
         Command::Serve(_) | Command::GenerateAssets { .. } => Err("not an admin command".into()),
         Command::Bucket(BucketCommand::Fill { bucket, file, db }) => {
@@ -44,27 +42,26 @@ pub fn run(command: Command, out: &mut dyn Write) -> Result<(), String> {
 /// Opens the database like the server does (same version and identity
 /// checks). Commands that only read or remove refuse to create a missing
 /// file: a mistyped `--db` should not leave an empty database behind.
-fn open(args: &DbArgs, create: bool) -> Result<Db, String> {
+fn open(args: &DbArgs, create: bool) -> Result<SqliteStore, String> {
     if !create && !args.db.exists() {
         return Err(format!(
             "no database at {} (pass --db PATH or set ZKPPD_DB)",
             args.db.display()
         ));
     }
-    Db::open(Some(&args.db))
+    SqliteStore::open(Some(&args.db))
 }
 
-/// The text of a database error (for the terminal, unlike HTTP, the cause
-/// is the useful part).
-fn db_err(e: Error) -> String {
-    match e.cause() {
-        Some(cause) => cause.to_owned(),
-        None => e.parts().1.to_owned(),
-    }
-}
-
-fn conn(db: &Db) -> Result<r2d2::PooledConnection<r2d2_sqlite::SqliteConnectionManager>, String> {
-    db.conn().map_err(db_err)
+/// Runs one core service call to completion on a small runtime of its own.
+fn call<T>(
+    store: &SqliteStore,
+    f: impl AsyncFnOnce(&Service) -> Result<T, Error>,
+) -> Result<T, String> {
+    let service = Service::new(Arc::new(store.clone()), Limits::default());
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .map_err(|e| format!("cannot start a runtime: {e}"))?;
+    runtime.block_on(f(&service)).map_err(|e| e.to_string())
 }
 
 fn write(out: &mut dyn Write, text: std::fmt::Arguments<'_>) -> Result<(), String> {
@@ -101,8 +98,8 @@ fn bucket_fill(
     file: Option<&Path>,
     out: &mut dyn Write,
 ) -> Result<(), String> {
-    let bucket = Bucket::parse(name)
-        .ok_or_else(|| format!("unknown bucket `{name}`: expected `profile` or `signup`"))?;
+    rules::Bucket::parse(name)
+        .map_err(|_| format!("unknown bucket `{name}`: expected `profile` or `signup`"))?;
     let mut tokens = Vec::new();
     for (i, line) in read_lines(file)?.into_iter().enumerate() {
         // Blank lines (a trailing newline, spacing between batches) carry
@@ -110,30 +107,28 @@ fn bucket_fill(
         if line.trim().is_empty() {
             continue;
         }
-        if !bucket::valid_token(&line) {
+        if !rules::valid_token(&line) {
             return Err(format!(
-                "line {}: not a token (1–{} bytes of visible ASCII, no spaces); nothing was inserted",
+                "line {}: not a token (1–{MAX_TOKEN_LEN} bytes of visible ASCII, no spaces); nothing was inserted",
                 i + 1,
-                bucket::MAX_TOKEN_LEN
             ));
         }
         tokens.push(line);
     }
-    let db = open(args, true)?;
-    let keys = Keys::new(db.secret());
-    let count = bucket::fill_tokens(&mut *conn(&db)?, &keys, bucket, &tokens).map_err(db_err)?;
+    let store = open(args, true)?;
+    let (_, total) = call(&store, async |s| s.fill_any_number(name, tokens).await)?;
     write(
         out,
         format_args!(
             "inserted: {}\nduplicates: {}\n",
-            count.inserted, count.duplicates
+            total.inserted, total.duplicates
         ),
     )
 }
 
 fn bucket_count(args: &DbArgs, out: &mut dyn Write) -> Result<(), String> {
-    let db = open(args, false)?;
-    let sizes = db::buckets::sizes(&mut *conn(&db)?).map_err(db_err)?;
+    let store = open(args, false)?;
+    let sizes = call(&store, async |s| s.bucket_sizes().await)?;
     write(
         out,
         format_args!("profile: {}\nsignup: {}\n", sizes.profile, sizes.signup),
@@ -147,7 +142,7 @@ fn backup(args: &DbArgs, dest: &Path, out: &mut dyn Write) -> Result<(), String>
             dest.display()
         ));
     }
-    let db = open(args, false)?;
+    let store = open(args, false)?;
     let dir = match dest.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
@@ -159,88 +154,69 @@ fn backup(args: &DbArgs, dest: &Path, out: &mut dyn Write) -> Result<(), String>
         .prefix(".zkppd-backup-")
         .tempfile_in(&dir)
         .map_err(|e| format!("cannot create a file in {}: {e}", dir.display()))?;
-    maintenance::backup(&*conn(&db)?, partial.path(), BACKUP_PATIENCE).map_err(db_err)?;
-
-    let copy = rusqlite::Connection::open(partial.path())
-        .map_err(|e| format!("cannot open the copy: {e}"))?;
-    let integrity = maintenance::integrity_check(&copy).map_err(db_err)?;
-    if integrity != ["ok"] {
-        return Err(format!(
-            "the copy failed integrity_check: {}",
-            integrity.join("; ")
-        ));
-    }
-    let (version, app_id) = maintenance::version(&copy).map_err(db_err)?;
-    if app_id != db::APPLICATION_ID {
-        return Err("the copy is not a zkppd database".into());
-    }
-    let profiles = maintenance::profile_count(&copy).map_err(db_err)?;
-    copy.close()
-        .map_err(|(_, e)| format!("cannot close the copy: {e}"))?;
+    let report = store
+        .backup_to(partial.path(), BACKUP_PATIENCE)
+        .map_err(|e| e.to_string())?;
     partial
         .persist_noclobber(dest)
         .map_err(|e| format!("cannot move the copy to {}: {}", dest.display(), e.error))?;
     write(
         out,
         format_args!(
-            "backup: {}\nintegrity: ok\nschema_version: {version}\nprofiles: {profiles}\n",
-            dest.display()
+            "backup: {}\nintegrity: ok\nschema_version: {}\nprofiles: {}\n",
+            dest.display(),
+            report.schema_version,
+            report.profiles
         ),
     )
 }
 
 fn check(args: &DbArgs, out: &mut dyn Write) -> Result<(), String> {
-    let db = open(args, false)?;
-    let conn = conn(&db)?;
-    let integrity = maintenance::integrity_check(&conn).map_err(db_err)?;
-    let foreign = maintenance::foreign_key_check(&conn).map_err(db_err)?;
-    let (version, _) = maintenance::version(&conn).map_err(db_err)?;
-    let profiles = maintenance::profile_count(&conn).map_err(db_err)?;
-    let sessions = db::sessions::count_live(&conn, db::now_ms()).map_err(db_err)?;
-    let ok = integrity == ["ok"] && foreign.is_empty();
+    let store = open(args, false)?;
+    let report = store.check(now_ms()).map_err(|e| e.to_string())?;
+    let ok = report.ok();
     write(
         out,
         format_args!(
-            "database: {}\nintegrity: {}\nschema_version: {version} (this binary: {})\nprofiles: {profiles}\nlive_sessions: {sessions}\n",
+            "database: {}\nintegrity: {}\nschema_version: {} (this binary: {SCHEMA_VERSION})\nprofiles: {}\nlive_sessions: {}\n",
             args.db.display(),
             if ok { "ok" } else { "FAILED" },
-            db::SCHEMA_VERSION
+            report.schema_version,
+            report.profiles,
+            report.live_sessions,
         ),
     )?;
     if ok {
         Ok(())
     } else {
-        let problems: Vec<String> = integrity
+        let problems: Vec<String> = report
+            .integrity
             .into_iter()
             .filter(|l| l != "ok")
-            .chain(foreign)
+            .chain(report.foreign_keys)
             .collect();
         Err(format!("database is damaged: {}", problems.join("; ")))
     }
 }
 
+fn valid_id(id: &str) -> Result<(), String> {
+    rules::check_profile_id(id).map_err(|_| format!("`{id}` is not a valid profile id"))
+}
+
 fn profile_delete(args: &DbArgs, id: &str, out: &mut dyn Write) -> Result<(), String> {
-    check_profile_id(id).map_err(|_| format!("`{id}` is not a valid profile id"))?;
-    let db = open(args, false)?;
-    let mut conn = conn(&db)?;
-    let tx = conn
-        .transaction_with_behavior(TransactionBehavior::Immediate)
-        .map_err(|e| db_err(e.into()))?;
-    let sessions = db::sessions::delete_for_profile(&tx, id).map_err(db_err)?;
-    if !profiles::delete(&tx, id).map_err(db_err)? {
-        return Err(format!("no profile `{id}`"));
-    }
-    tx.commit().map_err(|e| db_err(e.into()))?;
+    valid_id(id)?;
+    let store = open(args, false)?;
+    let ended = call(&store, async |s| s.delete_profile(id).await)?;
     write(
         out,
-        format_args!("deleted: {id}\nsessions_ended: {sessions}\n"),
+        format_args!("deleted: {id}\nsessions_ended: {ended}\n"),
     )
 }
 
 fn session_revoke(args: &DbArgs, id: &str, out: &mut dyn Write) -> Result<(), String> {
-    check_profile_id(id).map_err(|_| format!("`{id}` is not a valid profile id"))?;
-    let db = open(args, false)?;
-    let n = db::sessions::delete_for_profile(&*conn(&db)?, id).map_err(db_err)?;
+    valid_id(id)?;
+    let store = open(args, false)?;
+    let n = call(&store, async |s| s.revoke_sessions(id).await)?;
     write(out, format_args!("sessions_ended: {n}\n"))
 }
 
@@ -254,7 +230,7 @@ struct ImportLine {
 }
 
 fn profile_import(args: &DbArgs, file: Option<&Path>, out: &mut dyn Write) -> Result<(), String> {
-    let mut records = Vec::new();
+    let mut lines = Vec::new();
     for (i, line) in read_lines(file)?.into_iter().enumerate() {
         if line.trim().is_empty() {
             continue;
@@ -265,56 +241,34 @@ fn profile_import(args: &DbArgs, file: Option<&Path>, out: &mut dyn Write) -> Re
                 "line {n}: expected {{\"profile_id\", \"zkpp\", \"salt\"}} ({e}); nothing was imported"
             )
         })?;
-        // The same checks as POST /v1/signup.
-        if check_profile_id(&p.profile_id).is_err() {
-            return Err(format!(
-                "line {n}: invalid profile_id; nothing was imported"
-            ));
-        }
-        if srp::Verifier::from_hex(&p.zkpp).is_none() {
-            return Err(format!(
-                "line {n}: zkpp is not a valid SRP verifier (hex, 1 < v < N); nothing was imported"
-            ));
-        }
-        if !signup::valid_salt(&p.salt) {
-            return Err(format!(
-                "line {n}: salt is not 2–512 hex characters; nothing was imported"
-            ));
-        }
-        records.push((n, p));
+        lines.push((n, p.profile_id, p.zkpp, p.salt));
     }
-    let db = open(args, true)?;
-    let mut conn = conn(&db)?;
-    let tx = conn
-        .transaction_with_behavior(TransactionBehavior::Immediate)
-        .map_err(|e| db_err(e.into()))?;
-    let (mut imported, mut unchanged) = (0u64, 0u64);
-    for (n, p) in records {
-        let record = profiles::Record {
-            verifier: p.zkpp,
-            salt: p.salt,
-        };
-        // Re-running an import is harmless; a clash with a different
-        // record is a mistake worth stopping for.
-        match profiles::get(&tx, &p.profile_id).map_err(db_err)? {
-            Some(old) if old.verifier == record.verifier && old.salt == record.salt => {
-                unchanged += 1
+    let store = open(args, true)?;
+    let service = Service::new(Arc::new(store), Limits::default());
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .map_err(|e| format!("cannot start a runtime: {e}"))?;
+    let count = runtime
+        .block_on(service.import_profiles(lines))
+        .map_err(|(line, e)| {
+            let what = match e {
+                Error::InvalidProfileId => "invalid profile_id".to_owned(),
+                Error::Malformed("zkpp") => {
+                    "zkpp is not a valid SRP verifier (hex, 1 < v < N)".to_owned()
+                }
+                Error::Malformed(_) => "salt is not 2–512 hex characters".to_owned(),
+                other => other.to_string(),
+            };
+            match line {
+                Some(n) => format!("line {n}: {what}; nothing was imported"),
+                None => format!("{what}; nothing was imported"),
             }
-            Some(_) => {
-                return Err(format!(
-                    "line {n}: profile `{}` already exists with a different verifier or salt; nothing was imported",
-                    p.profile_id
-                ));
-            }
-            None => {
-                profiles::insert(&tx, &p.profile_id, &record).map_err(db_err)?;
-                imported += 1;
-            }
-        }
-    }
-    tx.commit().map_err(|e| db_err(e.into()))?;
+        })?;
     write(
         out,
-        format_args!("imported: {imported}\nunchanged: {unchanged}\n"),
+        format_args!(
+            "imported: {}\nunchanged: {}\n",
+            count.imported, count.unchanged
+        ),
     )
 }

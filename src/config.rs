@@ -232,9 +232,10 @@ pub struct ServeArgs {
         long = "trusted-proxy",
         env = "ZKPPD_TRUSTED_PROXY",
         value_name = "CIDR",
-        value_delimiter = ','
+        value_delimiter = ',',
+        value_parser = crate::net::parse_cidr
     )]
-    pub trusted_proxies: Vec<crate::net::Cidr>,
+    pub trusted_proxies: Vec<ipnet::IpNet>,
 
     /// Log line format: `text` for people, `json` for a collector.
     #[arg(long, env = "ZKPPD_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
@@ -353,7 +354,7 @@ pub struct Settings {
     pub body_timeout: Duration,
     /// Requests per second per client on the unauthenticated routes.
     pub rate_limit: Option<u32>,
-    pub trusted_proxies: Vec<crate::net::Cidr>,
+    pub trusted_proxies: Vec<ipnet::IpNet>,
     /// Where `/metrics` is served, if anywhere.
     pub metrics_listen: Option<SocketAddr>,
     /// Origins allowed by CORS (lowercase, or `*`); empty turns CORS off.
@@ -371,6 +372,17 @@ impl std::fmt::Debug for AdminToken {
 }
 
 impl Settings {
+    /// The domain's knobs.
+    pub fn limits(&self) -> zkppd_core::Limits {
+        zkppd_core::Limits {
+            session_ttl: self.session_ttl,
+            handshake_ttl: self.handshake_ttl,
+            max_sessions: self.max_sessions,
+            max_handshakes: self.max_handshakes,
+            max_lockouts: self.max_lockouts,
+        }
+    }
+
     /// Settings for a server on a given database with every default; tests
     /// and tools adjust fields from here.
     pub fn new(listen: SocketAddr, db: DbLocation) -> Settings {

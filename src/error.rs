@@ -1,104 +1,117 @@
-//! The one error type of the service and its mapping to HTTP: status,
-//! public message and extra headers, all in [`Error::parts`]. Causes of a
-//! 5xx are logged by the caller's span, never sent to the client.
+//! The one map from failures to HTTP: a core [`zkppd_core::Error`] or a
+//! wire-level refusal becomes a status, the SPEC's public message and any
+//! extra header, in [`ApiError::parts`]. Causes of a 5xx are logged by the
+//! caller's span, never sent to the client.
 
 use hyper::StatusCode;
+use zkppd_core::Error as Core;
 
-/// Every way a request can fail. The public message is fixed per variant.
+/// Every way a request can fail.
 #[derive(Debug)]
-pub enum Error {
+pub(crate) enum ApiError {
+    /// What the domain refused, answered as the route's default says.
+    Core(Core),
+    /// A sign-out's refusal: a session that is not live is 401 there,
+    /// where verify says 400 (as the original service answered).
+    SignoutRefused(Core),
     InvalidBody,
-    InvalidToken,
-    /// Sign-out of a session that is not live: 401, where verify says 400.
-    InvalidSession,
-    InvalidProfileId,
-    DuplicateId,
-    InvalidBucket,
-    InvalidCredentials,
     Unauthorized,
-    SignupBucketEmpty,
-    /// Locked out or rate limited; seconds until a retry may succeed.
-    TooManyRequests(u64),
+    /// The opt-in per-client rate limit; seconds until a retry.
+    RateLimited(u64),
     NotFound,
     MethodNotAllowed(&'static str),
     UnsupportedMediaType,
     PayloadTooLarge,
-    /// A database fault that clears by itself (busy, locked, disk full).
-    ServiceUnavailable(String),
-    /// Anything else; the string is for the log only.
+    /// A server fault outside the core; the string is for the log.
     Internal(String),
 }
 
-impl Error {
+impl From<Core> for ApiError {
+    fn from(e: Core) -> ApiError {
+        ApiError::Core(e)
+    }
+}
+
+type Parts = (StatusCode, &'static str, Option<(&'static str, String)>);
+
+fn retry_after(secs: u64) -> Option<(&'static str, String)> {
+    Some(("retry-after", secs.max(1).to_string()))
+}
+
+impl ApiError {
     /// Status, public message and an optional extra header.
-    pub fn parts(&self) -> (StatusCode, &'static str, Option<(&'static str, String)>) {
-        use Error::*;
+    pub(crate) fn parts(&self) -> Parts {
+        use StatusCode as S;
         match self {
-            InvalidBody => (StatusCode::BAD_REQUEST, "Invalid body", None),
-            InvalidToken => (StatusCode::BAD_REQUEST, "Invalid token", None),
-            InvalidSession => (StatusCode::UNAUTHORIZED, "Invalid token", None),
-            InvalidProfileId => (StatusCode::BAD_REQUEST, "Invalid profile ID", None),
-            DuplicateId => (StatusCode::BAD_REQUEST, "Duplicate ID", None),
-            InvalidBucket => (StatusCode::BAD_REQUEST, "Invalid bucket", None),
-            InvalidCredentials => (StatusCode::UNAUTHORIZED, "Invalid credentials", None),
-            Unauthorized => (
-                StatusCode::UNAUTHORIZED,
+            ApiError::Core(e) => core_parts(e),
+            ApiError::SignoutRefused(e) => match (e, core_parts(e)) {
+                (Core::InvalidSession, (_, message, header)) => (S::UNAUTHORIZED, message, header),
+                (_, other) => other,
+            },
+            ApiError::InvalidBody => (S::BAD_REQUEST, "Invalid body", None),
+            ApiError::Unauthorized => (
+                S::UNAUTHORIZED,
                 "Unauthorized",
                 Some(("www-authenticate", "Bearer".to_owned())),
             ),
-            SignupBucketEmpty => (StatusCode::SERVICE_UNAVAILABLE, "Signup bucket empty", None),
-            TooManyRequests(secs) => (
-                StatusCode::TOO_MANY_REQUESTS,
+            ApiError::RateLimited(secs) => (
+                S::TOO_MANY_REQUESTS,
                 "Too many requests",
-                Some(("retry-after", secs.max(&1).to_string())),
+                retry_after(*secs),
             ),
-            NotFound => (StatusCode::NOT_FOUND, "Not found", None),
-            MethodNotAllowed(allow) => (
-                StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::NotFound => (S::NOT_FOUND, "Not found", None),
+            ApiError::MethodNotAllowed(allow) => (
+                S::METHOD_NOT_ALLOWED,
                 "Method not allowed",
                 Some(("allow", (*allow).to_owned())),
             ),
-            UnsupportedMediaType => (
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "Unsupported media type",
-                None,
-            ),
-            PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "Payload too large", None),
-            ServiceUnavailable(_) => (
-                StatusCode::SERVICE_UNAVAILABLE,
-                "Service unavailable",
-                Some(("retry-after", "1".to_owned())),
-            ),
-            Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "Internal error", None),
+            ApiError::UnsupportedMediaType => {
+                (S::UNSUPPORTED_MEDIA_TYPE, "Unsupported media type", None)
+            }
+            ApiError::PayloadTooLarge => (S::PAYLOAD_TOO_LARGE, "Payload too large", None),
+            ApiError::Internal(_) => (S::INTERNAL_SERVER_ERROR, "Internal error", None),
         }
     }
 
-    /// The cause to log, for the variants that have one.
-    pub fn cause(&self) -> Option<&str> {
+    /// The cause to log, for the failures that have one.
+    pub(crate) fn cause(&self) -> Option<String> {
         match self {
-            Error::ServiceUnavailable(c) | Error::Internal(c) => Some(c),
+            ApiError::Core(e @ (Core::Unavailable(_) | Core::Internal(_)))
+            | ApiError::SignoutRefused(e @ (Core::Unavailable(_) | Core::Internal(_))) => {
+                Some(e.to_string())
+            }
+            ApiError::Internal(c) => Some(c.clone()),
             _ => None,
         }
     }
 }
 
-impl From<rusqlite::Error> for Error {
-    fn from(e: rusqlite::Error) -> Error {
-        use rusqlite::ErrorCode::*;
-        match e.sqlite_error_code() {
-            // Faults that clear by themselves: another writer, a full or
-            // read-only disk, an I/O hiccup.
-            Some(
-                DatabaseBusy | DatabaseLocked | DiskFull | ReadOnly | SystemIoFailure | CannotOpen
-                | OutOfMemory,
-            ) => Error::ServiceUnavailable(format!("database: {e}")),
-            _ => Error::Internal(format!("database: {e}")),
+/// The domain's refusals as the SPEC answers them.
+fn core_parts(e: &Core) -> Parts {
+    use StatusCode as S;
+    match e {
+        Core::InvalidProfileId => (S::BAD_REQUEST, "Invalid profile ID", None),
+        Core::Malformed(_) => (S::BAD_REQUEST, "Invalid body", None),
+        Core::UnknownBucket => (S::BAD_REQUEST, "Invalid bucket", None),
+        Core::UnknownProfileToken | Core::InvalidSession => (S::BAD_REQUEST, "Invalid token", None),
+        Core::DuplicateId => (S::BAD_REQUEST, "Duplicate ID", None),
+        Core::SignupBucketEmpty => (S::SERVICE_UNAVAILABLE, "Signup bucket empty", None),
+        Core::InvalidCredentials | Core::NoHandshake => {
+            (S::UNAUTHORIZED, "Invalid credentials", None)
         }
-    }
-}
-
-impl From<r2d2::Error> for Error {
-    fn from(e: r2d2::Error) -> Error {
-        Error::ServiceUnavailable(format!("database pool: {e}"))
+        Core::LockedOut(secs) => (
+            S::TOO_MANY_REQUESTS,
+            "Too many requests",
+            retry_after(*secs),
+        ),
+        Core::Unavailable(_) => (
+            S::SERVICE_UNAVAILABLE,
+            "Service unavailable",
+            retry_after(1),
+        ),
+        // Admin-command refusals never reach HTTP; if one did, it is ours.
+        Core::NoSuchProfile(_) | Core::ImportConflict { .. } | Core::Internal(_) => {
+            (S::INTERNAL_SERVER_ERROR, "Internal error", None)
+        }
     }
 }

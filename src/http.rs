@@ -10,18 +10,15 @@ use hyper::{Request, StatusCode};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::error::Error;
+use crate::error::ApiError;
 
-pub type Body = Full<Bytes>;
-pub type Response = hyper::Response<Body>;
+pub(crate) type Body = Full<Bytes>;
+pub(crate) type Response = hyper::Response<Body>;
 
-/// Body limit of every route but bucket fill.
-pub const BODY_LIMIT: usize = 64 * 1024;
-/// Body limit of `/v1/bucket/fill` (10,000 tokens of up to 256 bytes).
-pub const FILL_BODY_LIMIT: usize = 4 * 1024 * 1024;
+pub(crate) use zkppd_proto::limits::{BODY as BODY_LIMIT, FILL_BODY as FILL_BODY_LIMIT};
 
 /// A JSON response with the given status.
-pub fn json(status: StatusCode, value: &impl Serialize) -> Response {
+pub(crate) fn json(status: StatusCode, value: &impl Serialize) -> Response {
     match serde_json::to_vec(value) {
         Ok(bytes) => with_body(status, Bytes::from(bytes)),
         Err(_) => with_body(
@@ -41,21 +38,13 @@ fn with_body(status: StatusCode, body: Bytes) -> Response {
     res
 }
 
-#[derive(Serialize)]
-struct ErrorBody {
-    #[serde(rename = "statusCode")]
-    status_code: u16,
-    error: &'static str,
-    message: &'static str,
-}
-
 /// The SPEC's error body `{statusCode, error, message}` plus headers.
-pub fn error(err: &Error) -> Response {
+pub(crate) fn error(err: &ApiError) -> Response {
     let (status, message, header) = err.parts();
-    let body = ErrorBody {
+    let body = zkppd_proto::ErrorBody {
         status_code: status.as_u16(),
-        error: status.canonical_reason().unwrap_or("Error"),
-        message,
+        error: status.canonical_reason().unwrap_or("Error").to_owned(),
+        message: message.to_owned(),
     };
     let mut res = json(status, &body);
     if let Some((name, Ok(value))) = header.map(|(n, v)| (n, HeaderValue::from_str(&v))) {
@@ -65,7 +54,7 @@ pub fn error(err: &Error) -> Response {
 }
 
 /// `application/json`, optionally with `charset=utf-8`, nothing else.
-pub fn is_json_content_type(headers: &HeaderMap) -> bool {
+pub(crate) fn is_json_content_type(headers: &HeaderMap) -> bool {
     let Some(value) = headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok()) else {
         return false;
     };
@@ -91,14 +80,14 @@ pub fn is_json_content_type(headers: &HeaderMap) -> bool {
 /// Unknown fields, duplicate keys, wrong types and missing fields are all
 /// rejected by the target type's derived `Deserialize` (which must use
 /// `deny_unknown_fields`).
-pub async fn read_json<T: DeserializeOwned>(
+pub(crate) async fn read_json<T: DeserializeOwned>(
     req: Request<Incoming>,
     limit: usize,
     arrays: usize,
     timeout: std::time::Duration,
-) -> Result<T, Error> {
+) -> Result<T, ApiError> {
     if !is_json_content_type(req.headers()) {
-        return Err(Error::UnsupportedMediaType);
+        return Err(ApiError::UnsupportedMediaType);
     }
     let declared = req
         .headers()
@@ -106,7 +95,7 @@ pub async fn read_json<T: DeserializeOwned>(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|n| n > limit as u64) || req.body().size_hint().lower() > limit as u64 {
-        return Err(Error::PayloadTooLarge);
+        return Err(ApiError::PayloadTooLarge);
     }
     // A body that trickles in slower than the timeout is cut off, so a
     // slow client cannot hold a connection and its buffer for long.
@@ -115,9 +104,9 @@ pub async fn read_json<T: DeserializeOwned>(
     let bytes = match collected {
         Ok(Ok(collected)) => collected.to_bytes(),
         Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => {
-            return Err(Error::PayloadTooLarge);
+            return Err(ApiError::PayloadTooLarge);
         }
-        Ok(Err(_)) | Err(_) => return Err(Error::InvalidBody),
+        Ok(Err(_)) | Err(_) => return Err(ApiError::InvalidBody),
     };
     // serde's derived structs also take a JSON array of their fields in
     // order (`["id", "A"]` for `{"profile_id": "id", "key": "A"}`, also
@@ -125,9 +114,9 @@ pub async fn read_json<T: DeserializeOwned>(
     // fill's `tokens`, so a body must open with `{` and hold no more `[`
     // (outside strings) than `arrays`: one byte scan, no allocation.
     if !object_with_arrays_at_most(&bytes, arrays) {
-        return Err(Error::InvalidBody);
+        return Err(ApiError::InvalidBody);
     }
-    serde_json::from_slice(&bytes).map_err(|_| Error::InvalidBody)
+    serde_json::from_slice(&bytes).map_err(|_| ApiError::InvalidBody)
 }
 
 /// Whether `json` starts (after whitespace) with `{` and has at most
@@ -159,7 +148,7 @@ fn object_with_arrays_at_most(json: &[u8], max: usize) -> bool {
 }
 
 /// The token of `Authorization: Bearer <token>` (scheme case-insensitive).
-pub fn bearer(headers: &HeaderMap) -> Option<&str> {
+pub(crate) fn bearer(headers: &HeaderMap) -> Option<&str> {
     let value = headers.get(hyper::header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.trim().split_once(' ')?;
     scheme

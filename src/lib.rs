@@ -1,75 +1,63 @@
-//! zkppd: a self-hosted sign-in server. Profiles sign up with an SRP-6a
-//! verifier gated by single-use tokens, sign in with a two-step SRP
-//! handshake, and get session credentials other services check.
+//! zkppd, the server: hyper listeners, the one route table, the small
+//! wrappers every request passes (request id, client address, CORS, rate
+//! limit, access log), the handlers that turn wire messages into calls of
+//! the domain core and back, the one map from core errors to statuses, and
+//! the metrics registry. The domain itself is `zkppd-core`; the wire
+//! messages are `zkppd-proto`.
 //!
-//! Data flows one way: `server` (accept, shutdown) → `routes` (the one
-//! match on method and path) → `handlers` (one fn per route) → the domain
-//! and storage modules (`srp`, `keys`, `handshakes`, `lockout`, `sessions`,
-//! `db`), which know nothing of HTTP.
+//! Data flows one way: `server` (accept, shutdown) → `routes` → `handlers`
+//! → `zkppd_core::Service` → its store.
 
 pub mod config;
-pub mod cors;
-pub mod crypto;
-pub mod db;
-pub mod error;
-pub mod handlers;
-pub mod handshakes;
-pub mod http;
-pub mod keys;
-pub mod lockout;
-pub mod metrics;
+mod cors;
+mod error;
+mod handlers;
+mod http;
+mod metrics;
 pub mod net;
-pub mod ratelimit;
-pub mod routes;
-pub mod server;
-pub mod sessions;
+mod ratelimit;
+mod routes;
+mod server;
 
 use std::sync::Arc;
 
-pub use zkppd_srp::{self as srp, hex};
-
+pub use metrics::serve as serve_metrics;
 pub use server::serve;
+use zkppd_core::store::{SqliteStore, Store};
 
 use config::{DbLocation, Settings};
 
-/// Everything a request handler needs; cloned into every connection.
+/// Everything a request needs; cloned into every connection.
 #[derive(Clone)]
 pub struct AppState {
-    pub db: db::Db,
+    /// The domain: every operation the routes call.
+    pub core: Arc<zkppd_core::Service>,
     pub settings: Arc<Settings>,
-    pub keys: Arc<keys::Keys>,
-    pub handshakes: Arc<handshakes::Handshakes>,
-    pub lockout: Arc<lockout::Lockout>,
-    pub crypto: crypto::CryptoPool,
-    pub metrics: Arc<metrics::Metrics>,
+    metrics: Arc<metrics::Metrics>,
     /// The opt-in per-client limit of the unauthenticated routes.
-    pub rate_limit: Option<Arc<ratelimit::RateLimit>>,
+    rate_limit: Option<Arc<ratelimit::RateLimit>>,
 }
 
 impl AppState {
     /// Opens the database the settings name and builds the shared state.
     pub fn open(settings: Settings) -> Result<AppState, String> {
-        let db = match &settings.db {
-            DbLocation::File(path) => db::Db::open(Some(path))?,
-            DbLocation::Temp => db::Db::open(None)?,
+        let store = match &settings.db {
+            DbLocation::File(path) => SqliteStore::open(Some(path))?,
+            DbLocation::Temp => SqliteStore::open(None)?,
         };
-        // Group constants and the fixed-base table, built before the first
-        // sign-in rather than during it.
-        srp::precompute();
-        Ok(AppState {
-            keys: Arc::new(keys::Keys::new(db.secret())),
-            handshakes: Arc::new(handshakes::Handshakes::new(
-                settings.handshake_ttl,
-                settings.max_handshakes,
-            )),
-            lockout: Arc::new(lockout::Lockout::new(settings.max_lockouts)),
-            crypto: crypto::CryptoPool::new(crypto::CryptoPool::default_threads()),
+        Ok(AppState::with_store(settings, Arc::new(store)))
+    }
+
+    /// The shared state over a store opened by the caller.
+    pub fn with_store(settings: Settings, store: Arc<dyn Store>) -> AppState {
+        let core = zkppd_core::Service::new(store, settings.limits());
+        AppState {
+            core: Arc::new(core),
             metrics: Arc::new(metrics::Metrics::new()),
             rate_limit: settings
                 .rate_limit
                 .map(|r| Arc::new(ratelimit::RateLimit::new(r))),
             settings: Arc::new(settings),
-            db,
-        })
+        }
     }
 }

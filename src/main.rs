@@ -105,11 +105,11 @@ async fn run(args: ServeArgs) -> Result<(), String> {
                 .map_err(|e| format!("cannot listen on {at} for metrics: {e}"))?;
             let bound = listener.local_addr().map_err(|e| e.to_string())?;
             tracing::info!("metrics on http://{bound}/metrics");
-            Some(tokio::spawn(zkppd::metrics::serve(listener, state.clone())))
+            Some(tokio::spawn(zkppd::serve_metrics(listener, state.clone())))
         }
     };
     let stop = shutdown_signal();
-    tracing::info!(db = %state.db.path().display(), "listening on {addr}");
+    tracing::info!(db = %state.core.describe_store(), "listening on {addr}");
     systemd::notify("READY=1");
     zkppd::serve(listener, state, async {
         stop.await;

@@ -22,7 +22,7 @@ use tokio::net::TcpListener;
 use crate::AppState;
 
 /// The content type of what [`Metrics::encode`] writes.
-pub const CONTENT_TYPE: &str = prometheus_client::encoding::prometheus_text::CONTENT_TYPE;
+pub(crate) const CONTENT_TYPE: &str = prometheus_client::encoding::prometheus_text::CONTENT_TYPE;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RequestLabels {
@@ -54,7 +54,7 @@ fn latency_histogram() -> Histogram {
 }
 
 /// Everything a server counts.
-pub struct Metrics {
+pub(crate) struct Metrics {
     registry: Registry,
     requests: Family<RequestLabels, Counter>,
     latency: Family<RouteLabels, Histogram, fn() -> Histogram>,
@@ -68,10 +68,12 @@ pub struct Metrics {
 }
 
 /// What the scrape samples from the database.
-pub struct Sample {
-    pub profile_tokens: i64,
-    pub signup_tokens: i64,
-    pub live_sessions: i64,
+pub(crate) struct Sample {
+    pub(crate) profile_tokens: i64,
+    pub(crate) signup_tokens: i64,
+    pub(crate) live_sessions: i64,
+    /// The core's in-memory counts.
+    pub(crate) memory: zkppd_core::MemoryCounts,
 }
 
 impl Default for Metrics {
@@ -81,7 +83,7 @@ impl Default for Metrics {
 }
 
 impl Metrics {
-    pub fn new() -> Metrics {
+    pub(crate) fn new() -> Metrics {
         let mut registry = Registry::with_prefix("zkppd");
         let requests = Family::<RequestLabels, Counter>::default();
         registry.register(
@@ -152,12 +154,12 @@ impl Metrics {
     }
 
     /// A fresh request id.
-    pub fn request_id(&self) -> u64 {
+    pub(crate) fn request_id(&self) -> u64 {
         self.next_request_id.fetch_add(1, Ordering::Relaxed)
     }
 
     /// Counts one answered request.
-    pub fn observe(&self, route: &'static str, status: u16, elapsed: Duration) {
+    pub(crate) fn observe(&self, route: &'static str, status: u16, elapsed: Duration) {
         self.requests
             .get_or_create(&RequestLabels { route, status })
             .inc();
@@ -167,18 +169,13 @@ impl Metrics {
     }
 
     /// Counts the outcome of a sign-in proof (step 2).
-    pub fn signin(&self, outcome: &'static str) {
+    pub(crate) fn signin(&self, outcome: &'static str) {
         self.signins.get_or_create(&OutcomeLabels { outcome }).inc();
-    }
-
-    /// Counts a failed proof that locked its profile.
-    pub fn lockout(&self) {
-        self.lockouts.inc();
     }
 
     /// The exposition text, with the gauges set from `sample` and the
     /// in-memory state.
-    pub fn encode(&self, state: &AppState, sample: &Sample) -> Result<String, std::fmt::Error> {
+    pub(crate) fn encode(&self, sample: &Sample) -> Result<String, std::fmt::Error> {
         self.bucket_tokens
             .get_or_create(&BucketLabels { bucket: "profile" })
             .set(sample.profile_tokens);
@@ -186,10 +183,16 @@ impl Metrics {
             .get_or_create(&BucketLabels { bucket: "signup" })
             .set(sample.signup_tokens);
         self.live_sessions.set(sample.live_sessions);
+        let memory = &sample.memory;
         self.pending_handshakes
-            .set(i64::try_from(state.handshakes.len()).unwrap_or(i64::MAX));
+            .set(i64::try_from(memory.pending_handshakes).unwrap_or(i64::MAX));
         self.lockout_counters
-            .set(i64::try_from(state.lockout.len()).unwrap_or(i64::MAX));
+            .set(i64::try_from(memory.lockout_counters).unwrap_or(i64::MAX));
+        // The core counts locks; the counter catches up at each scrape.
+        let counted = self.lockouts.get();
+        if memory.lockouts_started > counted {
+            self.lockouts.inc_by(memory.lockouts_started - counted);
+        }
         let mut out = String::with_capacity(4096);
         prometheus_client::encoding::prometheus_text::encode(&mut out, &self.registry)?;
         Ok(out)

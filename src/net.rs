@@ -4,58 +4,24 @@
 use std::net::IpAddr;
 
 use hyper::header::HeaderMap;
+use ipnet::IpNet;
 
-/// An address range such as `10.0.0.0/8` or `::1/128` (a bare address is
-/// a /32 or /128).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Cidr {
-    addr: IpAddr,
-    prefix: u8,
-}
-
-impl std::str::FromStr for Cidr {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Cidr, String> {
-        let err = || format!("invalid CIDR `{s}`: expected e.g. 10.0.0.0/8, 127.0.0.1 or ::1/128");
-        let (addr, prefix) = match s.split_once('/') {
-            Some((a, p)) => (a, Some(p)),
-            None => (s, None),
-        };
-        let addr: IpAddr = addr.trim().parse().map_err(|_| err())?;
-        let max = if addr.is_ipv4() { 32 } else { 128 };
-        let prefix = match prefix {
-            None => max,
-            Some(p) => p
-                .trim()
-                .parse::<u8>()
-                .ok()
-                .filter(|p| *p <= max)
-                .ok_or_else(err)?,
-        };
-        Ok(Cidr { addr, prefix })
+/// Parses an address range such as `10.0.0.0/8` or `::1/128`; a bare
+/// address is a /32 or /128 (ipnet alone refuses those).
+pub fn parse_cidr(s: &str) -> Result<IpNet, String> {
+    let err = || format!("invalid CIDR `{s}`: expected e.g. 10.0.0.0/8, 127.0.0.1 or ::1/128");
+    let s = s.trim();
+    if s.contains('/') {
+        s.parse::<IpNet>().map(|n| n.trunc()).map_err(|_| err())
+    } else {
+        s.parse::<IpAddr>().map(IpNet::from).map_err(|_| err())
     }
 }
 
-impl Cidr {
-    pub fn contains(&self, ip: IpAddr) -> bool {
-        let ip = canonical(ip);
-        match (self.addr, ip) {
-            (IpAddr::V4(net), IpAddr::V4(ip)) => {
-                let mask = u32::MAX
-                    .checked_shl(32 - u32::from(self.prefix))
-                    .unwrap_or(0);
-                u32::from(net) & mask == u32::from(ip) & mask
-            }
-            (IpAddr::V6(net), IpAddr::V6(ip)) => {
-                let mask = u128::MAX
-                    .checked_shl(128 - u32::from(self.prefix))
-                    .unwrap_or(0);
-                u128::from(net) & mask == u128::from(ip) & mask
-            }
-            _ => false,
-        }
-    }
+/// Whether `net` holds `ip`, an IPv4-mapped IPv6 address counting as the
+/// IPv4 address it is.
+fn holds(net: &IpNet, ip: IpAddr) -> bool {
+    net.contains(&canonical(ip))
 }
 
 /// IPv4-mapped IPv6 addresses (`::ffff:1.2.3.4`) as the IPv4 they are.
@@ -69,9 +35,9 @@ fn canonical(ip: IpAddr) -> IpAddr {
 /// The client's address. Only when the peer is a trusted proxy is
 /// `X-Forwarded-For` read, right to left, skipping trusted hops: the first
 /// untrusted address is the client (anything left of it could be forged).
-pub fn client_ip(peer: IpAddr, headers: &HeaderMap, trusted: &[Cidr]) -> IpAddr {
+pub(crate) fn client_ip(peer: IpAddr, headers: &HeaderMap, trusted: &[IpNet]) -> IpAddr {
     let peer = canonical(peer);
-    let is_trusted = |ip: IpAddr| trusted.iter().any(|c| c.contains(ip));
+    let is_trusted = |ip: IpAddr| trusted.iter().any(|c| holds(c, ip));
     if !is_trusted(peer) {
         return peer;
     }
@@ -102,22 +68,24 @@ mod tests {
     use super::*;
     use hyper::header::HeaderValue;
 
-    fn cidrs(list: &[&str]) -> Vec<Cidr> {
-        list.iter().map(|c| c.parse().unwrap()).collect()
+    fn cidrs(list: &[&str]) -> Vec<IpNet> {
+        list.iter().map(|c| parse_cidr(c).unwrap()).collect()
     }
 
     #[test]
     fn cidr_parsing_and_matching() {
-        let c: Cidr = "10.0.0.0/8".parse().unwrap();
-        assert!(c.contains("10.1.2.3".parse().unwrap()));
-        assert!(c.contains("::ffff:10.1.2.3".parse().unwrap()));
-        assert!(!c.contains("11.0.0.1".parse().unwrap()));
-        let all: Cidr = "0.0.0.0/0".parse().unwrap();
-        assert!(all.contains("1.2.3.4".parse().unwrap()));
-        let one: Cidr = "::1".parse().unwrap();
-        assert!(one.contains("::1".parse().unwrap()));
+        let c = parse_cidr("10.0.0.0/8").unwrap();
+        assert!(holds(&c, "10.1.2.3".parse().unwrap()));
+        assert!(holds(&c, "::ffff:10.1.2.3".parse().unwrap()));
+        assert!(!holds(&c, "11.0.0.1".parse().unwrap()));
+        let all = parse_cidr("0.0.0.0/0").unwrap();
+        assert!(holds(&all, "1.2.3.4".parse().unwrap()));
+        let one = parse_cidr("::1").unwrap();
+        assert!(holds(&one, "::1".parse().unwrap()));
+        let host_bits = parse_cidr("10.1.2.3/8").unwrap();
+        assert!(holds(&host_bits, "10.9.9.9".parse().unwrap()));
         for bad in ["", "10.0.0.0/33", "::/129", "x/8", "10.0.0.0/"] {
-            assert!(bad.parse::<Cidr>().is_err(), "{bad}");
+            assert!(parse_cidr(bad).is_err(), "{bad}");
         }
     }
 

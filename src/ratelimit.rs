@@ -58,14 +58,6 @@ impl RateLimit {
             Err(wait.ceil().max(1.0) as u64)
         }
     }
-
-    pub fn len(&self) -> usize {
-        self.clients.lock().unwrap_or_else(|p| p.into_inner()).len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
 }
 
 #[cfg(test)]

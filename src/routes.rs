@@ -10,47 +10,35 @@ use hyper::header::HeaderValue;
 use hyper::{Method, Request};
 use tracing::Instrument;
 
-use crate::error::Error;
+use zkppd_proto::paths::{self, API, OPERATOR};
+
+use crate::error::ApiError;
 use crate::handlers::{bucket, ops, session, signin, signup};
 use crate::http::{self, Response};
 use crate::{AppState, cors, net};
 
-/// Every route of the API is a POST.
-const API_PATHS: [&str; 6] = [
-    "/v1/bucket/fill",
-    "/v1/signup",
-    "/v1/signin",
-    "/v1/signin/verify",
-    "/v1/verify",
-    "/v1/signout",
-];
-
 /// The unauthenticated routes the opt-in rate limit applies to
 /// (`/v1/verify` is left out: other services call it for every request).
 const LIMITED_PATHS: [&str; 4] = [
-    "/v1/signup",
-    "/v1/signin",
-    "/v1/signin/verify",
-    "/v1/signout",
+    paths::SIGNUP,
+    paths::SIGNIN,
+    paths::SIGNIN_VERIFY,
+    paths::SIGNOUT,
 ];
 
-fn rate_limited(state: &AppState, peer: SocketAddr) -> Result<(), Error> {
+fn rate_limited(state: &AppState, peer: SocketAddr) -> Result<(), ApiError> {
     match &state.rate_limit {
-        Some(limit) => limit.check(peer.ip()).map_err(Error::TooManyRequests),
+        Some(limit) => limit.check(peer.ip()).map_err(ApiError::RateLimited),
         None => Ok(()),
     }
 }
-
-/// The operators' routes; GET only.
-const GET_PATHS: [&str; 2] = ["/healthz", "/v1/buckets"];
 
 /// The label of a path in logs and metrics: the route itself (a static
 /// string, no allocation), or `unmatched`, so that a client's arbitrary
 /// path never becomes a metric label or a log field.
 fn route_label(path: &str) -> &'static str {
-    API_PATHS
-        .iter()
-        .chain(GET_PATHS.iter())
+    API.iter()
+        .chain(OPERATOR.iter())
         .find(|p| **p == path)
         .copied()
         .unwrap_or("unmatched")
@@ -68,7 +56,7 @@ impl std::fmt::Display for RequestId {
 /// Every request of the API listener: dispatch inside a span that carries
 /// the request id, then the CORS headers, the metrics and one access line
 /// (route, status, latency: never a body or a header value).
-pub async fn handle(
+pub(crate) async fn handle(
     state: AppState,
     peer: SocketAddr,
     req: Request<Incoming>,
@@ -103,15 +91,6 @@ pub async fn handle(
     let status = res.status().as_u16();
     let elapsed = started.elapsed();
     state.metrics.observe(route, status, elapsed);
-    if route == "/v1/signin/verify" && method == Method::POST {
-        state.metrics.signin(match status {
-            200 => "ok",
-            401 => "invalid_credentials",
-            429 => "locked",
-            500.. => "error",
-            _ => "invalid",
-        });
-    }
     span.in_scope(|| {
         tracing::info!(
             target: "zkppd::access",
@@ -131,46 +110,48 @@ async fn dispatch(
     peer: SocketAddr,
     method: Method,
     req: Request<Incoming>,
-) -> Result<Response, Error> {
+) -> Result<Response, ApiError> {
     let path = req.uri().path().to_owned();
     let settings = &state.settings;
     if method == Method::POST && LIMITED_PATHS.contains(&path.as_str()) {
         rate_limited(state, peer)?;
     }
     match (&method, path.as_str()) {
-        (&Method::POST, "/v1/bucket/fill") => bucket::fill(state, peer, req).await,
-        (&Method::POST, "/v1/signup") => signup::signup(state, peer, req).await,
-        (&Method::POST, "/v1/signin") => signin::start(state, peer, req).await,
-        (&Method::POST, "/v1/signin/verify") => signin::verify(state, peer, req).await,
-        (&Method::POST, "/v1/verify") => session::verify(state, peer, req).await,
-        (&Method::POST, "/v1/signout") => session::signout(state, peer, req).await,
-        (&Method::GET, "/healthz") => ops::healthz(state).await,
-        (&Method::GET, "/v1/buckets") => ops::buckets(state, req).await,
+        (&Method::POST, paths::BUCKET_FILL) => bucket::fill(state, peer, req).await,
+        (&Method::POST, paths::SIGNUP) => signup::signup(state, peer, req).await,
+        (&Method::POST, paths::SIGNIN) => signin::start(state, peer, req).await,
+        (&Method::POST, paths::SIGNIN_VERIFY) => signin::verify(state, peer, req).await,
+        (&Method::POST, paths::VERIFY) => session::verify(state, peer, req).await,
+        (&Method::POST, paths::SIGNOUT) => session::signout(state, peer, req).await,
+        (&Method::GET, paths::HEALTHZ) => ops::healthz(state).await,
+        (&Method::GET, paths::BUCKETS) => ops::buckets(state, req).await,
         // A CORS preflight, only when --cors-origin allows the origin;
         // any other OPTIONS is a 405 like any other method.
         (&Method::OPTIONS, p)
-            if API_PATHS.contains(&p) && cors::is_preflight(settings, req.headers(), "POST") =>
+            if API.contains(&p) && cors::is_preflight(settings, req.headers(), "POST") =>
         {
             Ok(cors::preflight("POST"))
         }
-        (&Method::OPTIONS, "/v1/buckets") if cors::is_preflight(settings, req.headers(), "GET") => {
+        (&Method::OPTIONS, paths::BUCKETS)
+            if cors::is_preflight(settings, req.headers(), "GET") =>
+        {
             Ok(cors::preflight("GET"))
         }
-        (_, p) if API_PATHS.contains(&p) => Err(Error::MethodNotAllowed("POST")),
-        (_, p) if GET_PATHS.contains(&p) => Err(Error::MethodNotAllowed("GET")),
-        _ => Err(Error::NotFound),
+        (_, p) if API.contains(&p) => Err(ApiError::MethodNotAllowed("POST")),
+        (_, p) if OPERATOR.contains(&p) => Err(ApiError::MethodNotAllowed("GET")),
+        _ => Err(ApiError::NotFound),
     }
 }
 
 /// Every request of the `--metrics-listen` listener: `GET /metrics` only.
-pub async fn handle_metrics(
+pub(crate) async fn handle_metrics(
     state: AppState,
     req: Request<Incoming>,
 ) -> Result<Response, Infallible> {
     let result = match (req.method(), req.uri().path()) {
-        (&Method::GET, "/metrics") => ops::metrics(&state).await,
-        (_, "/metrics") => Err(Error::MethodNotAllowed("GET")),
-        _ => Err(Error::NotFound),
+        (&Method::GET, paths::METRICS) => ops::metrics(&state).await,
+        (_, paths::METRICS) => Err(ApiError::MethodNotAllowed("GET")),
+        _ => Err(ApiError::NotFound),
     };
     Ok(result.unwrap_or_else(|err| {
         if let Some(cause) = err.cause() {

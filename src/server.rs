@@ -16,10 +16,10 @@ use tokio::net::{TcpListener, TcpStream};
 
 use tokio::sync::Semaphore;
 
-use crate::{AppState, db, routes};
+use crate::{AppState, routes};
 
 /// How long shutdown waits for in-flight requests.
-pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+pub(crate) const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 /// How often expired sessions, handshakes and idle counters are swept.
 const SWEEP_EVERY: Duration = Duration::from_secs(30);
 
@@ -83,11 +83,8 @@ pub async fn serve(
     {
         tracing::warn!("in-flight requests did not finish within {SHUTDOWN_GRACE:?}");
     }
-    let db = state.db.clone();
-    match tokio::task::spawn_blocking(move || db.checkpoint()).await {
-        Ok(Ok(())) => {}
-        Ok(Err(e)) => tracing::warn!(error = ?e, "final WAL checkpoint failed"),
-        Err(e) => tracing::warn!(error = %e, "final WAL checkpoint failed"),
+    if let Err(e) = state.core.close().await {
+        tracing::warn!(error = %e, "closing the store failed");
     }
     Ok(())
 }
@@ -96,14 +93,14 @@ async fn refuse(mut stream: TcpStream) {
     let _ = tokio::time::timeout(Duration::from_secs(1), stream.write_all(BUSY_RESPONSE)).await;
 }
 
-/// Empties the WAL within a second of a sign-up (see `Db::checkpoint_if_due`).
+/// The store's housekeeping, once a second (on SQLite: empties the WAL
+/// within a second of a sign-up).
 async fn checkpoint_forever(state: AppState) {
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     loop {
         tick.tick().await;
-        if let Err(e) = state.db.checkpoint_if_due().await {
-            tracing::warn!(error = ?e, "WAL checkpoint after sign-up failed; retrying");
-            state.db.want_checkpoint();
+        if let Err(e) = state.core.maintain().await {
+            tracing::warn!(error = %e, "store housekeeping failed; retrying");
         }
     }
 }
@@ -112,16 +109,10 @@ async fn sweep_forever(state: AppState) {
     let mut tick = tokio::time::interval(SWEEP_EVERY);
     loop {
         tick.tick().await;
-        state.handshakes.sweep();
-        state.lockout.sweep(Duration::from_secs(3600));
-        let purged = state
-            .db
-            .write(|conn| db::sessions::purge_expired(conn, db::now_ms()))
-            .await;
-        match purged {
+        match state.core.sweep().await {
             Ok(0) => {}
             Ok(n) => tracing::debug!(sessions = n, "purged expired sessions"),
-            Err(e) => tracing::warn!(error = ?e, "purging expired sessions failed"),
+            Err(e) => tracing::warn!(error = %e, "purging expired sessions failed"),
         }
     }
 }

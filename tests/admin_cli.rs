@@ -252,23 +252,25 @@ fn check_reports_integrity_and_version_and_refuses_other_files() -> TestResult {
 
 /// Sessions written as the server writes them, for a profile `id`.
 fn add_session(path: &Path, id: &str, token: &str) -> TestResult {
-    let mut conn = sqlite(path);
-    conn.execute_batch("PRAGMA foreign_keys = ON")?;
-    let expires_ms = zkppd::db::now_ms() + 3_600_000;
-    let session = zkppd::db::sessions::Session {
+    use zkppd_core::store::{SqliteStore, Store};
+    let store = SqliteStore::open(Some(path))?;
+    let expires_ms = zkppd_core::now_ms() + 3_600_000;
+    let session = zkppd_core::store::Session {
         profile_id: id.to_owned(),
-        expiry: zkppd::sessions::format_rfc3339_ms(expires_ms),
+        expiry: zkppd_core::format_expiry(expires_ms),
         expires_ms,
     };
-    let hash = zkppd::keys::session_token_hash(token);
-    zkppd::db::sessions::create(&mut conn, &hash, &session, zkppd::db::now_ms(), 16)
-        .map_err(|e| format!("{e:?}"))?;
+    let hash = zkppd_core::session_token_hash(token);
+    store.create_session(&hash, &session, zkppd_core::now_ms(), 16)?;
     Ok(())
 }
 
 fn jwt_of(path: &Path, token: &str) -> serde_json::Value {
-    let hash = zkppd::keys::session_token_hash(token);
-    let s = zkppd::db::sessions::get(&sqlite(path), &hash)
+    use zkppd_core::store::{SqliteStore, Store};
+    let hash = zkppd_core::session_token_hash(token);
+    let s = SqliteStore::open(Some(path))
+        .expect("open")
+        .session(&hash)
         .expect("read session")
         .expect("session exists");
     json!({"jwt": {"profile_id": s.profile_id, "auth_token": token, "auth_expiry": s.expiry}})

@@ -657,9 +657,9 @@ impl Fixture {
             return vec![(415, "Unsupported media type")];
         }
         let limit = if route == Route::Fill {
-            zkppd::http::FILL_BODY_LIMIT
+            zkppd_proto::limits::FILL_BODY
         } else {
-            zkppd::http::BODY_LIMIT
+            zkppd_proto::limits::BODY
         };
         if req.body.len() > limit {
             return vec![(413, "Payload too large")];

@@ -38,7 +38,7 @@ fn healthz_is_200_while_the_database_answers_and_503_when_it_stalls() -> TestRes
 
     // Every pooled connection taken: the database no longer answers.
     let held: Vec<_> = (0..8)
-        .map(|_| s.state.db.conn())
+        .map(|_| s.store.connection())
         .collect::<Result<_, _>>()
         .map_err(|e| format!("{e:?}"))?;
     let started = Instant::now();
@@ -225,7 +225,7 @@ fn metrics_listener(s: &TestServer) -> (SocketAddr, tokio::runtime::Runtime) {
         .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
         .expect("bind");
     let addr = listener.local_addr().expect("addr");
-    rt.spawn(zkppd::metrics::serve(listener, s.state.clone()));
+    rt.spawn(zkppd::serve_metrics(listener, s.state.clone()));
     (addr, rt)
 }
 

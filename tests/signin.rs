@@ -54,7 +54,7 @@ fn full_sign_in_issues_a_session_that_verifies() -> TestResult {
     assert!(
         expiry.ends_with('Z') && expiry.as_bytes()[10] == b'T' && expiry.as_bytes()[19] == b'.'
     );
-    let expected = zkppd::sessions::format_rfc3339_ms(zkppd::db::now_ms() + 3_600_000);
+    let expected = zkppd_core::format_expiry(zkppd_core::now_ms() + 3_600_000);
     assert_eq!(
         &expiry[..16],
         &expected[..16],

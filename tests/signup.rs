@@ -362,7 +362,7 @@ fn the_draw_uses_index_searches_not_scans() -> TestResult {
         &(0..100).map(|i| format!("q{i}")).collect::<Vec<_>>(),
     );
     let conn = s.sqlite();
-    for sql in zkppd::db::buckets::DRAW_QUERIES {
+    for sql in zkppd_core::store::sqlite::DRAW_QUERIES {
         let params =
             rusqlite::params_from_iter(std::iter::repeat_n(1i64, sql.matches('?').count()));
         let plan: Vec<String> = conn

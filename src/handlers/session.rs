@@ -1,101 +1,41 @@
-//! `POST /v1/verify` and `POST /v1/signout`: checks and ends a session. Every
-//! check goes to the database (no cache), so a revocation by another process
-//! counts at once.
+//! `POST /v1/verify` and `POST /v1/signout`: checks and ends a session.
 
 use std::net::SocketAddr;
 
 use hyper::body::Incoming;
 use hyper::{Request, StatusCode};
-use serde::{Deserialize, Serialize};
+use zkppd_proto::{Empty, SessionRequest, Verified};
 
-use super::check_profile_id;
+use super::{body, outcome};
 use crate::AppState;
-use crate::db;
-use crate::error::Error;
+use crate::error::ApiError;
 use crate::http::{self, Response};
-use crate::keys::session_token_hash;
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct JwtIn {
-    profile_id: String,
-    auth_token: String,
-    auth_expiry: String,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct SessionBody {
-    jwt: JwtIn,
-}
-
-#[derive(Serialize)]
-struct Verified {
-    profile_id: String,
-}
-
-#[derive(Serialize)]
-struct Empty {}
-
-async fn read(state: &AppState, req: Request<Incoming>) -> Result<JwtIn, Error> {
-    let body: SessionBody =
-        http::read_json(req, http::BODY_LIMIT, 0, state.settings.body_timeout).await?;
-    check_profile_id(&body.jwt.profile_id)?;
-    Ok(body.jwt)
-}
-
-pub async fn verify(
+pub(crate) async fn verify(
     state: &AppState,
     _peer: SocketAddr,
     req: Request<Incoming>,
-) -> Result<Response, Error> {
-    let jwt = read(state, req).await?;
-    let hash = session_token_hash(&jwt.auth_token);
-    let stored = state
-        .db
-        .run(move |conn| db::sessions::get(conn, &hash))
+) -> Result<Response, ApiError> {
+    let SessionRequest { jwt } = body(state, req).await?;
+    let profile_id = state
+        .core
+        .verify(&jwt.profile_id, &jwt.auth_token, &jwt.auth_expiry)
         .await?;
-    let now = db::now_ms();
-    match stored {
-        Some(s)
-            if s.profile_id == jwt.profile_id
-                && s.expiry == jwt.auth_expiry
-                && s.expires_ms > now =>
-        {
-            Ok(http::json(
-                StatusCode::OK,
-                &Verified {
-                    profile_id: s.profile_id,
-                },
-            ))
-        }
-        _ => Err(Error::InvalidToken),
-    }
+    Ok(http::json(StatusCode::OK, &Verified { profile_id }))
 }
 
-pub async fn signout(
+pub(crate) async fn signout(
     state: &AppState,
     peer: SocketAddr,
     req: Request<Incoming>,
-) -> Result<Response, Error> {
-    let jwt = read(state, req).await?;
-    let hash = session_token_hash(&jwt.auth_token);
-    let profile_ref = state.keys.profile_ref(&jwt.profile_id);
-    let deleted = state
-        .db
-        .write(move |conn| {
-            db::sessions::delete_live(conn, &hash, &jwt.profile_id, &jwt.auth_expiry, db::now_ms())
-        })
+) -> Result<Response, ApiError> {
+    let SessionRequest { jwt } = body(state, req).await?;
+    let profile_ref = state.core.profile_ref(&jwt.profile_id);
+    let result = state
+        .core
+        .sign_out(&jwt.profile_id, &jwt.auth_token, &jwt.auth_expiry)
         .await;
-    let outcome = match &deleted {
-        Ok(true) => "ok",
-        Ok(false) => "invalid_token",
-        Err(_) => "error",
-    };
-    tracing::info!(target: "audit", op = "signout", outcome, profile = %profile_ref, %peer);
-    if deleted? {
-        Ok(http::json(StatusCode::OK, &Empty {}))
-    } else {
-        Err(Error::InvalidSession)
-    }
+    tracing::info!(target: "audit", op = "signout", outcome = outcome(&result), profile = %profile_ref, %peer);
+    result.map_err(ApiError::SignoutRefused)?;
+    Ok(http::json(StatusCode::OK, &Empty {}))
 }

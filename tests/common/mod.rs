@@ -18,6 +18,8 @@ pub const ADMIN: &str = "test-admin-token-0123456789";
 pub struct TestServer {
     pub addr: SocketAddr,
     pub state: zkppd::AppState,
+    /// The server's store, for tests that reach past the API.
+    pub store: zkppd_core::store::SqliteStore,
     dir: tempfile::TempDir,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
@@ -43,7 +45,9 @@ impl TestServer {
         );
         settings.admin_token = Some(AdminToken(ADMIN.to_owned()));
         tweak(&mut settings);
-        let state = zkppd::AppState::open(settings).expect("open state");
+        let store = zkppd_core::store::SqliteStore::open(Some(&dir.path().join("zkppd.db")))
+            .expect("open store");
+        let state = zkppd::AppState::with_store(settings, std::sync::Arc::new(store.clone()));
         let (addr_tx, addr_rx) = std::sync::mpsc::channel();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let server_state = state.clone();
@@ -69,6 +73,7 @@ impl TestServer {
         TestServer {
             addr,
             state,
+            store,
             dir,
             stop: Some(stop),
             thread: Some(thread),

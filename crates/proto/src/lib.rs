@@ -25,6 +25,14 @@ pub mod paths {
     pub const OPERATOR: [&str; 2] = [HEALTHZ, BUCKETS];
 }
 
+/// Body size limits (SPEC §1): past them a request gets 413.
+pub mod limits {
+    /// Every route but bucket fill.
+    pub const BODY: usize = 64 * 1024;
+    /// `/v1/bucket/fill` (10,000 tokens of up to 256 bytes).
+    pub const FILL_BODY: usize = 4 * 1024 * 1024;
+}
+
 /// The session credential: handed out by sign-in, taken by verify and
 /// sign-out. `auth_expiry` is compared byte for byte.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -3,29 +3,21 @@
 //! profile-token hashes, and the fake salt and verifier that make an
 //! unknown profile look like a real one (RFC 5054 §2.5.1.3).
 
-use crate::db::InstallSecret;
-use crate::{hex, srp};
+use zkppd_srp::{self as srp, hex};
+
+use crate::store::InstallSecret;
 
 /// Subkeys of the install secret; zeroized on drop.
-pub struct Keys {
+#[derive(zeroize::ZeroizeOnDrop)]
+pub(crate) struct Keys {
     profile_token: [u8; 32],
     fake_salt: [u8; 32],
     fake_verifier: [u8; 32],
     profile_ref: [u8; 32],
 }
 
-impl Drop for Keys {
-    fn drop(&mut self) {
-        use zeroize::Zeroize;
-        self.profile_token.zeroize();
-        self.fake_salt.zeroize();
-        self.fake_verifier.zeroize();
-        self.profile_ref.zeroize();
-    }
-}
-
 impl Keys {
-    pub fn new(secret: &InstallSecret) -> Keys {
+    pub(crate) fn new(secret: &InstallSecret) -> Keys {
         Keys {
             profile_token: blake3::derive_key("zkppd 2026-11 profile token hash", &secret.0),
             fake_salt: blake3::derive_key("zkppd 2026-11 unknown profile salt", &secret.0),
@@ -35,25 +27,25 @@ impl Keys {
     }
 
     /// What the profile bucket stores for a token.
-    pub fn profile_token_hash(&self, token: &str) -> [u8; 32] {
+    pub(crate) fn profile_token_hash(&self, token: &str) -> [u8; 32] {
         *blake3::keyed_hash(&self.profile_token, token.as_bytes()).as_bytes()
     }
 
     /// A short reference to a profile for audit lines: stable, but not
     /// reversible without the install secret (ids are often guessable).
-    pub fn profile_ref(&self, id: &str) -> String {
+    pub(crate) fn profile_ref(&self, id: &str) -> String {
         hex::encode(&blake3::keyed_hash(&self.profile_ref, id.as_bytes()).as_bytes()[..6])
     }
 
     /// A stable salt for an unknown id: 64 lowercase hex, like a client's.
-    pub fn fake_salt(&self, id: &str) -> String {
+    pub(crate) fn fake_salt(&self, id: &str) -> String {
         hex::encode(blake3::keyed_hash(&self.fake_salt, id.as_bytes()).as_bytes())
     }
 
     /// A stable verifier for an unknown id, uniform in 1 < v < N: 256-byte
     /// blocks of a keyed XOF are tried in turn until one is below N (about
     /// two in three are), so the result is deterministic and unbiased.
-    pub fn fake_verifier(&self, id: &str) -> srp::Verifier {
+    pub(crate) fn fake_verifier(&self, id: &str) -> srp::Verifier {
         let mut reader = blake3::Hasher::new_keyed(&self.fake_verifier)
             .update(id.as_bytes())
             .finalize_xof();

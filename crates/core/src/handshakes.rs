@@ -6,17 +6,17 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use crate::srp;
+use zkppd_srp as srp;
 
 /// What step 2 needs from step 1. `known` is false for an unknown profile,
 /// whose verifier and salt are fakes: step 2 does the same work and fails.
-pub struct Handshake {
-    pub b: srp::ServerSecret,
-    pub big_b: [u8; srp::N_BYTES],
-    pub a: srp::ClientPublic,
-    pub verifier: srp::Verifier,
-    pub salt: Vec<u8>,
-    pub known: bool,
+pub(crate) struct Handshake {
+    pub(crate) b: srp::ServerSecret,
+    pub(crate) big_b: [u8; srp::N_BYTES],
+    pub(crate) a: srp::ClientPublic,
+    pub(crate) verifier: srp::Verifier,
+    pub(crate) salt: Vec<u8>,
+    pub(crate) known: bool,
 }
 
 struct Entry {
@@ -33,14 +33,14 @@ struct Inner {
     next_seq: u64,
 }
 
-pub struct Handshakes {
+pub(crate) struct Handshakes {
     inner: Mutex<Inner>,
     ttl: Duration,
     max: usize,
 }
 
 impl Handshakes {
-    pub fn new(ttl: Duration, max: usize) -> Handshakes {
+    pub(crate) fn new(ttl: Duration, max: usize) -> Handshakes {
         Handshakes {
             inner: Mutex::new(Inner::default()),
             ttl,
@@ -55,7 +55,7 @@ impl Handshakes {
     }
 
     /// Stores the handshake of `id`, replacing any pending one.
-    pub fn insert(&self, id: &str, handshake: Handshake) {
+    pub(crate) fn insert(&self, id: &str, handshake: Handshake) {
         let now = Instant::now();
         let mut inner = self.lock();
         if let Some(old) = inner.by_id.remove(id) {
@@ -83,7 +83,7 @@ impl Handshakes {
 
     /// Removes and returns the pending handshake of `id` if it has not
     /// expired: each handshake allows exactly one proof.
-    pub fn take(&self, id: &str) -> Option<Handshake> {
+    pub(crate) fn take(&self, id: &str) -> Option<Handshake> {
         let now = Instant::now();
         let mut inner = self.lock();
         let entry = inner.by_id.remove(id)?;
@@ -92,7 +92,7 @@ impl Handshakes {
     }
 
     /// Drops expired handshakes (also done on every insert).
-    pub fn sweep(&self) {
+    pub(crate) fn sweep(&self) {
         Self::sweep_locked(&mut self.lock(), Instant::now());
     }
 
@@ -108,15 +108,11 @@ impl Handshakes {
         }
     }
 
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.lock().by_id.len()
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    pub fn capacity(&self) -> usize {
+    pub(crate) fn capacity(&self) -> usize {
         self.max
     }
 }

@@ -4,7 +4,8 @@
 
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior};
 
-use crate::error::Error;
+use crate::store::{BucketSizes, FillCount};
+use crate::{Error, Result};
 
 const SIGNUP_LEN: &str = "SELECT max(slot) FROM signup_tokens";
 const SIGNUP_AT: &str = "SELECT token FROM signup_tokens WHERE slot = ?1";
@@ -13,18 +14,11 @@ const SIGNUP_MOVE: &str = "UPDATE signup_tokens SET slot = ?1 WHERE slot = ?2";
 
 /// Every statement of a draw, so that a test can check each one's query
 /// plan is a primary-key search (O(log n)), never a scan.
-pub const DRAW_QUERIES: [&str; 4] = [SIGNUP_LEN, SIGNUP_AT, SIGNUP_DELETE, SIGNUP_MOVE];
-
-/// Counts of a fill: new tokens and skipped duplicates.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct FillCount {
-    pub inserted: u64,
-    pub duplicates: u64,
-}
+pub(crate) const DRAW_QUERIES: [&str; 4] = [SIGNUP_LEN, SIGNUP_AT, SIGNUP_DELETE, SIGNUP_MOVE];
 
 /// Adds profile-token hashes in one transaction; a hash already present
 /// (unused or consumed) counts as a duplicate.
-pub fn fill_profile(conn: &mut Connection, hashes: &[[u8; 32]]) -> Result<FillCount, Error> {
+pub(super) fn fill_profile(conn: &mut Connection, hashes: &[[u8; 32]]) -> Result<FillCount> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let mut count = FillCount {
         inserted: 0,
@@ -46,7 +40,7 @@ pub fn fill_profile(conn: &mut Connection, hashes: &[[u8; 32]]) -> Result<FillCo
 }
 
 /// Adds signup tokens in one transaction, each at the next free slot.
-pub fn fill_signup(conn: &mut Connection, tokens: &[String]) -> Result<FillCount, Error> {
+pub(super) fn fill_signup(conn: &mut Connection, tokens: &[String]) -> Result<FillCount> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let mut count = FillCount {
         inserted: 0,
@@ -71,7 +65,7 @@ pub fn fill_signup(conn: &mut Connection, tokens: &[String]) -> Result<FillCount
 
 /// Number of tokens in the signup bucket: slots are dense, so this is the
 /// largest slot plus one, found on the primary key without a scan.
-pub fn signup_len(conn: &Connection) -> Result<i64, Error> {
+pub(super) fn signup_len(conn: &Connection) -> Result<i64> {
     let max: Option<i64> = conn
         .prepare_cached(SIGNUP_LEN)?
         .query_row([], |r| r.get(0))?;
@@ -79,7 +73,7 @@ pub fn signup_len(conn: &Connection) -> Result<i64, Error> {
 }
 
 /// Unused tokens in the profile bucket (a full count: admin use only).
-pub fn profile_len(conn: &Connection) -> Result<i64, Error> {
+pub(super) fn profile_len(conn: &Connection) -> Result<i64> {
     Ok(conn.query_row(
         "SELECT count(*) FROM profile_tokens WHERE used = 0",
         [],
@@ -88,16 +82,10 @@ pub fn profile_len(conn: &Connection) -> Result<i64, Error> {
 }
 
 /// Unused tokens per bucket, read in one transaction so that the two
-/// counts agree with each other (admin count, `/v1/buckets`, metrics).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Sizes {
-    pub profile: i64,
-    pub signup: i64,
-}
-
-pub fn sizes(conn: &mut Connection) -> Result<Sizes, Error> {
+/// counts agree with each other.
+pub(super) fn sizes(conn: &mut Connection) -> Result<BucketSizes> {
     let tx = conn.transaction()?;
-    let sizes = Sizes {
+    let sizes = BucketSizes {
         profile: profile_len(&tx)?,
         signup: signup_len(&tx)?,
     };
@@ -106,7 +94,7 @@ pub fn sizes(conn: &mut Connection) -> Result<Sizes, Error> {
 }
 
 /// Whether this profile-token hash is in the bucket and unused.
-pub fn profile_token_usable(tx: &Transaction<'_>, hash: &[u8; 32]) -> Result<bool, Error> {
+pub(super) fn profile_token_usable(tx: &Transaction<'_>, hash: &[u8; 32]) -> Result<bool> {
     let used: Option<i64> = tx
         .prepare_cached("SELECT used FROM profile_tokens WHERE hash = ?1")?
         .query_row([&hash[..]], |r| r.get(0))
@@ -115,7 +103,7 @@ pub fn profile_token_usable(tx: &Transaction<'_>, hash: &[u8; 32]) -> Result<boo
 }
 
 /// Marks a profile token consumed; it stays so it can never be refilled.
-pub fn consume_profile_token(tx: &Transaction<'_>, hash: &[u8; 32]) -> Result<(), Error> {
+pub(super) fn consume_profile_token(tx: &Transaction<'_>, hash: &[u8; 32]) -> Result<()> {
     let n = tx
         .prepare_cached("UPDATE profile_tokens SET used = 1 WHERE hash = ?1 AND used = 0")?
         .execute([&hash[..]])?;
@@ -130,7 +118,7 @@ pub fn consume_profile_token(tx: &Transaction<'_>, hash: &[u8; 32]) -> Result<()
 
 /// Removes and returns the token at `slot` (0 ≤ slot < len), moving the
 /// last token into the hole so that slots stay dense.
-pub fn take_signup_token(tx: &Transaction<'_>, slot: i64, len: i64) -> Result<String, Error> {
+pub(super) fn take_signup_token(tx: &Transaction<'_>, slot: i64, len: i64) -> Result<String> {
     let token: String = tx
         .prepare_cached(SIGNUP_AT)?
         .query_row([slot], |r| r.get(0))?;
@@ -144,12 +132,12 @@ pub fn take_signup_token(tx: &Transaction<'_>, slot: i64, len: i64) -> Result<St
 
 /// A uniformly random integer in `0..n` (n > 0) from the OS CSPRNG, by
 /// rejection so that no slot is favoured.
-pub fn random_below(n: u64) -> Result<u64, Error> {
+pub(super) fn random_below(n: u64) -> Result<u64> {
     debug_assert!(n > 0);
     let zone = u64::MAX - (u64::MAX % n);
     loop {
         let mut buf = [0u8; 8];
-        getrandom::fill(&mut buf).map_err(|e| Error::Internal(format!("OS random source: {e}")))?;
+        getrandom::fill(&mut buf).map_err(Error::rng)?;
         let r = u64::from_le_bytes(buf);
         if r < zone {
             return Ok(r % n);

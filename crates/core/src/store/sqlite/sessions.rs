@@ -4,25 +4,18 @@
 
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
 
-use crate::error::Error;
-
-/// A session as stored.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Session {
-    pub profile_id: String,
-    pub expiry: String,
-    pub expires_ms: i64,
-}
+use crate::Result;
+use crate::store::Session;
 
 /// Stores a new session and evicts the oldest of that profile beyond `max`,
 /// in one transaction.
-pub fn create(
+pub(super) fn create(
     conn: &mut Connection,
     token_hash: &[u8; 32],
     session: &Session,
     now_ms: i64,
     max: u32,
-) -> Result<(), Error> {
+) -> Result<()> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     tx.prepare_cached(
         "INSERT INTO sessions (token_hash, profile_id, expiry, expires_ms, created_ms)
@@ -52,7 +45,7 @@ pub fn create(
 }
 
 /// The session stored under this token hash, if any.
-pub fn get(conn: &Connection, token_hash: &[u8; 32]) -> Result<Option<Session>, Error> {
+pub(super) fn get(conn: &Connection, token_hash: &[u8; 32]) -> Result<Option<Session>> {
     Ok(conn
         .prepare_cached(
             "SELECT profile_id, expiry, expires_ms FROM sessions WHERE token_hash = ?1",
@@ -69,13 +62,13 @@ pub fn get(conn: &Connection, token_hash: &[u8; 32]) -> Result<Option<Session>, 
 
 /// Deletes the session with this hash if it belongs to `profile_id`, has
 /// this exact expiry and is still live; true if one was deleted.
-pub fn delete_live(
+pub(super) fn delete_live(
     conn: &Connection,
     token_hash: &[u8; 32],
     profile_id: &str,
     expiry: &str,
     now_ms: i64,
-) -> Result<bool, Error> {
+) -> Result<bool> {
     Ok(conn
         .prepare_cached(
             "DELETE FROM sessions WHERE token_hash = ?1 AND profile_id = ?2
@@ -91,21 +84,21 @@ pub fn delete_live(
 }
 
 /// Deletes every session of a profile; returns how many.
-pub fn delete_for_profile(conn: &Connection, profile_id: &str) -> Result<usize, Error> {
+pub(super) fn delete_for_profile(conn: &Connection, profile_id: &str) -> Result<usize> {
     Ok(conn
         .prepare_cached("DELETE FROM sessions WHERE profile_id = ?1")?
         .execute([profile_id])?)
 }
 
 /// Deletes expired sessions; returns how many.
-pub fn purge_expired(conn: &Connection, now_ms: i64) -> Result<usize, Error> {
+pub(super) fn purge_expired(conn: &Connection, now_ms: i64) -> Result<usize> {
     Ok(conn
         .prepare_cached("DELETE FROM sessions WHERE expires_ms <= ?1")?
         .execute([now_ms])?)
 }
 
 /// Live sessions (for metrics).
-pub fn count_live(conn: &Connection, now_ms: i64) -> Result<i64, Error> {
+pub(super) fn count_live(conn: &Connection, now_ms: i64) -> Result<i64> {
     Ok(conn.query_row(
         "SELECT count(*) FROM sessions WHERE expires_ms > ?1",
         [now_ms],

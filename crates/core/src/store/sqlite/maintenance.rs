@@ -8,10 +8,10 @@ use std::time::Duration;
 use rusqlite::Connection;
 use rusqlite::backup::{Backup, StepResult};
 
-use crate::error::Error;
+use crate::{Error, Result};
 
 /// `PRAGMA integrity_check`: `["ok"]` for a sound file, else the problems.
-pub fn integrity_check(conn: &Connection) -> Result<Vec<String>, Error> {
+pub(super) fn integrity_check(conn: &Connection) -> Result<Vec<String>> {
     let mut stmt = conn.prepare("PRAGMA integrity_check")?;
     let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
     Ok(rows.collect::<Result<_, _>>()?)
@@ -19,7 +19,7 @@ pub fn integrity_check(conn: &Connection) -> Result<Vec<String>, Error> {
 
 /// Rows that break a foreign key (sessions of a missing profile), as
 /// `table rowid` descriptions; empty for a sound file.
-pub fn foreign_key_check(conn: &Connection) -> Result<Vec<String>, Error> {
+pub(super) fn foreign_key_check(conn: &Connection) -> Result<Vec<String>> {
     let mut stmt = conn.prepare("PRAGMA foreign_key_check")?;
     let rows = stmt.query_map([], |r| {
         Ok(format!(
@@ -33,21 +33,21 @@ pub fn foreign_key_check(conn: &Connection) -> Result<Vec<String>, Error> {
 }
 
 /// `PRAGMA user_version` and `PRAGMA application_id`.
-pub fn version(conn: &Connection) -> Result<(i64, i64), Error> {
+pub(super) fn version(conn: &Connection) -> Result<(i64, i64)> {
     let user_version = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
     let application_id = conn.query_row("PRAGMA application_id", [], |r| r.get(0))?;
     Ok((user_version, application_id))
 }
 
 /// Number of profiles.
-pub fn profile_count(conn: &Connection) -> Result<i64, Error> {
+pub(super) fn profile_count(conn: &Connection) -> Result<i64> {
     Ok(conn
         .prepare_cached("SELECT count(*) FROM profiles")?
         .query_row([], |r| r.get(0))?)
 }
 
 /// The cheapest statement that proves the file answers (for `/healthz`).
-pub fn ping(conn: &Connection) -> Result<(), Error> {
+pub(super) fn ping(conn: &Connection) -> Result<()> {
     conn.prepare_cached("SELECT 1 FROM meta LIMIT 1")?
         .query_row([], |_| Ok(()))?;
     Ok(())
@@ -59,7 +59,7 @@ pub fn ping(conn: &Connection) -> Result<(), Error> {
 /// while other connections write (WAL readers do not block writers, and a
 /// single step cannot be restarted by their writes). Busy and locked steps
 /// are retried for up to `patience`.
-pub fn backup(src: &Connection, dest: &Path, patience: Duration) -> Result<(), Error> {
+pub(super) fn backup(src: &Connection, dest: &Path, patience: Duration) -> Result<()> {
     let mut dst = Connection::open(dest)?;
     let started = std::time::Instant::now();
     {
@@ -73,7 +73,7 @@ pub fn backup(src: &Connection, dest: &Path, patience: Duration) -> Result<(), E
                     std::thread::sleep(Duration::from_millis(50));
                 }
                 _ => {
-                    return Err(Error::ServiceUnavailable(format!(
+                    return Err(Error::Unavailable(format!(
                         "backup did not finish within {patience:?}: the database stayed busy"
                     )));
                 }

@@ -6,6 +6,7 @@
 
 use std::collections::HashMap;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 /// Failures allowed before the first lock.
@@ -28,13 +29,15 @@ impl Entry {
     }
 }
 
-pub struct Lockout {
+pub(crate) struct Lockout {
     entries: Mutex<HashMap<String, Entry>>,
     max: usize,
+    /// Locks started since the process began (a metric).
+    locks_started: AtomicU64,
 }
 
 /// Delay of the lock that follows the `failures`-th consecutive failure.
-pub fn delay_after(failures: u32) -> Option<Duration> {
+pub(crate) fn delay_after(failures: u32) -> Option<Duration> {
     let extra = failures.checked_sub(FREE_FAILURES)?;
     let secs = 1u64.checked_shl(extra.min(20)).unwrap_or(u64::MAX);
     Some(Duration::from_secs(secs).min(MAX_DELAY))
@@ -45,10 +48,11 @@ fn ceil_secs(d: Duration) -> u64 {
 }
 
 impl Lockout {
-    pub fn new(max: usize) -> Lockout {
+    pub(crate) fn new(max: usize) -> Lockout {
         Lockout {
             entries: Mutex::new(HashMap::new()),
             max: max.max(1),
+            locks_started: AtomicU64::new(0),
         }
     }
 
@@ -57,7 +61,7 @@ impl Lockout {
     }
 
     /// `Err(seconds)` while `id` is locked out.
-    pub fn check(&self, id: &str) -> Result<(), u64> {
+    pub(crate) fn check(&self, id: &str) -> Result<(), u64> {
         let now = Instant::now();
         match self.lock().get(id).and_then(|e| e.locked_until) {
             Some(until) if until > now => Err(ceil_secs(until - now).max(1)),
@@ -65,10 +69,41 @@ impl Lockout {
         }
     }
 
-    /// Counts a failed proof; returns the lock delay if one starts now.
-    pub fn record_failure(&self, id: &str) -> Option<Duration> {
+    /// One guess on `id`: `Err(seconds)` if it is locked out, else the
+    /// guess is counted as a failure right away (a correct proof undoes it
+    /// with [`Lockout::record_success`]), all under one lock.
+    pub(crate) fn attempt(&self, id: &str) -> Result<(), u64> {
         let now = Instant::now();
         let mut entries = self.lock();
+        if let Some(until) = entries.get(id).and_then(|e| e.locked_until)
+            && until > now
+        {
+            return Err(ceil_secs(until - now).max(1));
+        }
+        if self.count_failure(&mut entries, id, now).is_some() {
+            self.locks_started.fetch_add(1, Ordering::Relaxed);
+        }
+        Ok(())
+    }
+
+    pub(crate) fn locks_started(&self) -> u64 {
+        self.locks_started.load(Ordering::Relaxed)
+    }
+
+    /// Counts a failed proof; returns the lock delay if one starts now.
+    #[cfg(test)]
+    pub(crate) fn record_failure(&self, id: &str) -> Option<Duration> {
+        let now = Instant::now();
+        let mut entries = self.lock();
+        self.count_failure(&mut entries, id, now)
+    }
+
+    fn count_failure(
+        &self,
+        entries: &mut HashMap<String, Entry>,
+        id: &str,
+        now: Instant,
+    ) -> Option<Duration> {
         if !entries.contains_key(id) && entries.len() >= self.max {
             let victim = entries
                 .iter()
@@ -98,26 +133,22 @@ impl Lockout {
     }
 
     /// A correct proof ends the streak.
-    pub fn record_success(&self, id: &str) {
+    pub(crate) fn record_success(&self, id: &str) {
         self.lock().remove(id);
     }
 
     /// Forgets unlocked counters idle for longer than `idle`.
-    pub fn sweep(&self, idle: Duration) {
+    pub(crate) fn sweep(&self, idle: Duration) {
         let now = Instant::now();
         self.lock()
             .retain(|_, e| e.locked(now) || now.duration_since(e.last_failure) < idle);
     }
 
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.lock().len()
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    pub fn capacity(&self) -> usize {
+    pub(crate) fn capacity(&self) -> usize {
         self.max
     }
 }

@@ -1,0 +1,162 @@
+//! The two SRP sign-in steps. An unknown profile gets the same answers,
+//! from a fake verifier and salt, and the same work, so that nothing tells
+//! whether it exists. Checking the lockout and counting a guess are one
+//! step (see `Lockout::attempt`), so concurrent wrong proofs cannot all be
+//! checked before the lock takes effect.
+
+use zeroize::Zeroizing;
+use zkppd_srp::{self as srp, hex};
+
+use super::Service;
+use crate::handshakes::Handshake;
+use crate::keys::session_token_hash;
+use crate::session::{self, now_ms};
+use crate::store::Session;
+use crate::{Error, Result, rules};
+
+/// Step 1's answer: B (512 lowercase hex) and the profile's salt as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Challenge {
+    pub key: String,
+    pub salt: String,
+}
+
+/// Step 2's answer: M2 and the new session's credential.
+pub struct SignedIn {
+    /// M2, lowercase hex.
+    pub proof: String,
+    pub profile_id: String,
+    pub auth_token: Zeroizing<String>,
+    pub auth_expiry: String,
+}
+
+impl Service {
+    /// Step 1: A in, B and the salt out; the handshake stays pending.
+    pub async fn sign_in_start(&self, profile_id: String, a_hex: &str) -> Result<Challenge> {
+        rules::check_profile_id(&profile_id)?;
+        let a = srp::ClientPublic::from_hex(a_hex).map_err(|e| match e {
+            srp::PublicKeyError::Malformed => Error::Malformed("key"),
+            srp::PublicKeyError::ZeroModN => Error::InvalidCredentials,
+        })?;
+        self.lockout.check(&profile_id).map_err(Error::LockedOut)?;
+
+        // One job on the crypto pool: look the profile up, then compute B
+        // from its verifier or, for an unknown id, from a fake one.
+        let store = self.store.clone();
+        let (fake_verifier, fake_salt) = (
+            self.keys.fake_verifier(&profile_id),
+            self.keys.fake_salt(&profile_id),
+        );
+        let id = profile_id.clone();
+        let (handshake, salt) = self
+            .crypto
+            .run(move || {
+                let (verifier, salt, known) = match store.profile(&id)? {
+                    Some(r) => {
+                        let v = srp::Verifier::from_hex(&r.verifier)
+                            .ok_or_else(|| Error::Internal("stored verifier is invalid".into()))?;
+                        (v, r.salt.clone(), true)
+                    }
+                    None => (fake_verifier, fake_salt, false),
+                };
+                let salt_bytes = hex::decode(&salt)
+                    .ok_or_else(|| Error::Internal("stored salt is invalid".into()))?;
+                let b = srp::ServerSecret::random().map_err(Error::rng)?;
+                let big_b = srp::server_public(&verifier, &b);
+                let handshake = Handshake {
+                    b,
+                    big_b,
+                    a,
+                    verifier,
+                    salt: salt_bytes,
+                    known,
+                };
+                Ok((handshake, salt))
+            })
+            .await?;
+        // A lock that began while B was computed (a burst of guesses)
+        // holds for this step too: no handshake is left pending for it.
+        self.lockout.check(&profile_id).map_err(Error::LockedOut)?;
+        let key = hex::encode(&handshake.big_b);
+        self.handshakes.insert(&profile_id, handshake);
+        tracing::debug!(profile_id = %profile_id, "sign-in step 1");
+        Ok(Challenge { key, salt })
+    }
+
+    /// Step 2: M1 in; M2 and a new session out when it is right. The
+    /// pending handshake is consumed whatever the outcome.
+    pub async fn sign_in_finish(&self, profile_id: String, m1_hex: &str) -> Result<SignedIn> {
+        rules::check_profile_id(&profile_id)?;
+        let handshake = self.handshakes.take(&profile_id);
+        // Without a handshake no guess was made: it does not count.
+        let Some(hs) = handshake else {
+            self.lockout.check(&profile_id).map_err(Error::LockedOut)?;
+            return Err(Error::NoHandshake);
+        };
+        // Counted now, before the proof is checked, and undone if it is
+        // right: checking and counting are one step.
+        self.lockout
+            .attempt(&profile_id)
+            .map_err(Error::LockedOut)?;
+
+        // A malformed proof still goes through the whole check, against zeros.
+        let m1 = hex::decode_array::<32>(m1_hex);
+        let well_formed = m1.is_some();
+        let m1 = m1.unwrap_or([0u8; 32]);
+        // Prepared up front so that the crypto job can store the session
+        // right after a correct proof, on the same thread.
+        let token = session::new_token()?;
+        let token_hash = session_token_hash(&token);
+        let max = self.limits.max_sessions;
+        let ttl_ms = i64::try_from(self.limits.session_ttl.as_millis()).unwrap_or(i64::MAX);
+        let store = self.store.clone();
+        let id = profile_id.clone();
+        let outcome = self
+            .crypto
+            .run_then(
+                move || {
+                    let m2 = srp::verify_proof(
+                        &id,
+                        &hs.salt,
+                        &hs.verifier,
+                        &hs.a,
+                        &hs.b,
+                        &hs.big_b,
+                        &m1,
+                    );
+                    (m2.filter(|_| hs.known && well_formed), id)
+                },
+                move |(m2, profile_id)| {
+                    let Some(m2) = m2 else { return Ok(None) };
+                    let now = now_ms();
+                    let expires_ms = now.saturating_add(ttl_ms);
+                    let session = Session {
+                        profile_id,
+                        expiry: session::format_expiry(expires_ms),
+                        expires_ms,
+                    };
+                    store.create_session(&token_hash, &session, now, max)?;
+                    Ok(Some((m2, session)))
+                },
+            )
+            .await;
+        match outcome {
+            Ok(Some((m2, session))) => {
+                self.lockout.record_success(&profile_id);
+                Ok(SignedIn {
+                    proof: hex::encode(&m2),
+                    profile_id: session.profile_id,
+                    auth_token: token,
+                    auth_expiry: session.expiry,
+                })
+            }
+            Ok(None) => Err(Error::InvalidCredentials),
+            // The proof was right but the session could not be stored:
+            // not a wrong guess.
+            Err(e) => {
+                self.lockout.record_success(&profile_id);
+                Err(e)
+            }
+        }
+    }
+}
