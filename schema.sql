@@ -1,4 +1,4 @@
--- zkppd schema, version 1 (PRAGMA user_version). Applied to an empty file
+-- zkppd schema, version 2 (PRAGMA user_version). Applied to an empty file
 -- at start-up; a later release migrates from this version.
 
 -- Per-install values; `install_secret` keys the profile-token hashes and
@@ -39,3 +39,13 @@ CREATE TABLE sessions (
 ) WITHOUT ROWID;
 CREATE INDEX sessions_by_profile ON sessions (profile_id, created_ms);
 CREATE INDEX sessions_by_expiry ON sessions (expires_ms);
+
+-- Failed-proof streaks (the lockout), by a keyed hash of the profile id so
+-- that ids guessed at (often unknown ones) are not kept in clear. Written
+-- on every failed proof, so a restart forgets no guess. (Version 2.)
+CREATE TABLE lockouts (
+    key             BLOB PRIMARY KEY CHECK (length(key) = 32),
+    failures        INTEGER NOT NULL,
+    locked_until_ms INTEGER NOT NULL,
+    last_failure_ms INTEGER NOT NULL
+) WITHOUT ROWID;

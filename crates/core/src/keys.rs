@@ -14,6 +14,7 @@ pub(crate) struct Keys {
     fake_salt: [u8; 32],
     fake_verifier: [u8; 32],
     profile_ref: [u8; 32],
+    lockout: [u8; 32],
 }
 
 impl Keys {
@@ -23,6 +24,7 @@ impl Keys {
             fake_salt: blake3::derive_key("zkppd 2026-11 unknown profile salt", &secret.0),
             fake_verifier: blake3::derive_key("zkppd 2026-11 unknown profile verifier", &secret.0),
             profile_ref: blake3::derive_key("zkppd 2026-11 profile log reference", &secret.0),
+            lockout: blake3::derive_key("zkppd 2026-11 lockout key", &secret.0),
         }
     }
 
@@ -35,6 +37,12 @@ impl Keys {
     /// reversible without the install secret (ids are often guessable).
     pub(crate) fn profile_ref(&self, id: &str) -> String {
         hex::encode(&blake3::keyed_hash(&self.profile_ref, id.as_bytes()).as_bytes()[..6])
+    }
+
+    /// Where a profile's failure streak is kept: ids guessed at (often
+    /// unknown ones) are not stored in clear.
+    pub(crate) fn lockout_key(&self, id: &str) -> [u8; 32] {
+        *blake3::keyed_hash(&self.lockout, id.as_bytes()).as_bytes()
     }
 
     /// A stable salt for an unknown id: 64 lowercase hex, like a client's.

@@ -1,36 +1,71 @@
-//! Failed-proof counters per profile id and the lockout they trigger: after
+//! Failed-proof counters per profile and the lockout they trigger: after
 //! 5 consecutive failures, both sign-in steps are refused for a delay that
 //! doubles with each further failure, from 1 s to 15 min. Unknown ids are
-//! counted alike so that a lockout reveals nothing. Bounded: when full, an
-//! unlocked counter is evicted; a locked one never is.
+//! counted alike so that a lockout reveals nothing.
+//!
+//! The store holds the truth ([`Counter`] rows, written on every failed
+//! proof), so a restart forgets nothing; this module is the bounded memory
+//! in front of it. A guess is counted when step 2 takes its handshake, in
+//! the same critical section as the lock check ([`Lockout::attempt`]), and
+//! undone by a correct proof, so concurrent wrong proofs cannot all be
+//! checked before the lock holds. Eviction only drops what the store
+//! already has, never a guess in flight; when every entry has one in flight
+//! the new id is refused (fail closed). Hand-written rather than a cache
+//! crate because those rules (pinning, fail closed) are the point.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Failures allowed before the first lock.
 pub const FREE_FAILURES: u32 = 5;
 /// The longest lock.
 pub const MAX_DELAY: Duration = Duration::from_secs(15 * 60);
-/// How many entries an insertion looks at for one to evict.
+/// How many entries an insertion looks at first for one to evict.
 const EVICTION_PROBES: usize = 64;
 
-#[derive(Clone, Copy)]
-struct Entry {
-    failures: u32,
-    locked_until: Option<Instant>,
-    last_failure: Instant,
+/// A profile's failure streak as the store keeps it (times in Unix ms).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Counter {
+    pub failures: u32,
+    pub locked_until_ms: i64,
+    pub last_failure_ms: i64,
 }
 
-impl Entry {
-    fn locked(&self, now: Instant) -> bool {
-        self.locked_until.is_some_and(|t| t > now)
+impl Counter {
+    fn locked_for(&self, now_ms: i64) -> Option<u64> {
+        let left = self.locked_until_ms - now_ms;
+        (left > 0).then(|| u64::try_from((left + 999) / 1000).unwrap_or(1).max(1))
     }
 }
 
+#[derive(Clone, Copy)]
+struct Entry {
+    counter: Counter,
+    /// Step 2s that counted a guess and have not finished: never evicted.
+    in_flight: u32,
+}
+
+/// What the memory knows of an id.
+pub(crate) enum State {
+    /// Not in memory: load it from the store, then ask again.
+    Unknown,
+    Open,
+    /// Locked for this many more seconds.
+    Locked(u64),
+}
+
+/// The outcome of [`Lockout::attempt`].
+pub(crate) enum Attempt {
+    Unknown,
+    Locked(u64),
+    /// Counted; `prior` failures were stored before it.
+    Counted { prior: u32 },
+}
+
 pub(crate) struct Lockout {
-    entries: Mutex<HashMap<String, Entry>>,
+    entries: Mutex<HashMap<[u8; 32], Entry>>,
     max: usize,
     /// Locks started since the process began (a metric).
     locks_started: AtomicU64,
@@ -43,10 +78,6 @@ pub(crate) fn delay_after(failures: u32) -> Option<Duration> {
     Some(Duration::from_secs(secs).min(MAX_DELAY))
 }
 
-fn ceil_secs(d: Duration) -> u64 {
-    d.as_secs() + u64::from(d.subsec_nanos() > 0)
-}
-
 impl Lockout {
     pub(crate) fn new(max: usize) -> Lockout {
         Lockout {
@@ -56,92 +87,106 @@ impl Lockout {
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Entry>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<[u8; 32], Entry>> {
+        // Every mutation is a single insert, remove or field update, so a
+        // panic elsewhere cannot leave the map inconsistent.
         self.entries.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// `Err(seconds)` while `id` is locked out.
-    pub(crate) fn check(&self, id: &str) -> Result<(), u64> {
-        let now = Instant::now();
-        match self.lock().get(id).and_then(|e| e.locked_until) {
-            Some(until) if until > now => Err(ceil_secs(until - now).max(1)),
-            _ => Ok(()),
+    /// Whether `key` is locked, as far as memory knows.
+    pub(crate) fn check(&self, key: &[u8; 32], now_ms: i64) -> State {
+        match self.lock().get(key) {
+            None => State::Unknown,
+            Some(e) => match e.counter.locked_for(now_ms) {
+                Some(secs) => State::Locked(secs),
+                None => State::Open,
+            },
         }
     }
 
-    /// One guess on `id`: `Err(seconds)` if it is locked out, else the
-    /// guess is counted as a failure right away (a correct proof undoes it
-    /// with [`Lockout::record_success`]), all under one lock.
-    pub(crate) fn attempt(&self, id: &str) -> Result<(), u64> {
-        let now = Instant::now();
+    /// Puts what the store holds for `key` in memory (unless another
+    /// request already did). `Err(seconds)` when memory is full of guesses
+    /// in flight: the id is refused rather than left uncounted.
+    pub(crate) fn load(&self, key: &[u8; 32], stored: Counter) -> Result<(), u64> {
         let mut entries = self.lock();
-        if let Some(until) = entries.get(id).and_then(|e| e.locked_until)
-            && until > now
-        {
-            return Err(ceil_secs(until - now).max(1));
+        if entries.contains_key(key) {
+            return Ok(());
         }
-        if self.count_failure(&mut entries, id, now).is_some() {
-            self.locks_started.fetch_add(1, Ordering::Relaxed);
-        }
-        Ok(())
-    }
-
-    pub(crate) fn locks_started(&self) -> u64 {
-        self.locks_started.load(Ordering::Relaxed)
-    }
-
-    /// Counts a failed proof; returns the lock delay if one starts now.
-    #[cfg(test)]
-    pub(crate) fn record_failure(&self, id: &str) -> Option<Duration> {
-        let now = Instant::now();
-        let mut entries = self.lock();
-        self.count_failure(&mut entries, id, now)
-    }
-
-    fn count_failure(
-        &self,
-        entries: &mut HashMap<String, Entry>,
-        id: &str,
-        now: Instant,
-    ) -> Option<Duration> {
-        if !entries.contains_key(id) && entries.len() >= self.max {
+        if entries.len() >= self.max {
             let victim = entries
                 .iter()
                 .take(EVICTION_PROBES)
-                .find(|(_, e)| !e.locked(now))
-                .map(|(k, _)| k.clone());
+                .find(|(_, e)| e.in_flight == 0)
+                .or_else(|| entries.iter().find(|(_, e)| e.in_flight == 0))
+                .map(|(k, _)| *k);
             match victim {
                 Some(k) => {
                     entries.remove(&k);
                 }
-                // Full of locked entries: this id goes uncounted for now.
-                None => return None,
+                None => return Err(1),
             }
         }
-        let entry = entries.entry(id.to_owned()).or_insert(Entry {
-            failures: 0,
-            locked_until: None,
-            last_failure: now,
-        });
-        entry.failures = entry.failures.saturating_add(1);
-        entry.last_failure = now;
-        let delay = delay_after(entry.failures);
-        if let Some(d) = delay {
-            entry.locked_until = Some(now + d);
+        entries.insert(
+            *key,
+            Entry {
+                counter: stored,
+                in_flight: 0,
+            },
+        );
+        Ok(())
+    }
+
+    /// One guess on `key` (loaded): the lock check and the count in one
+    /// critical section. Counts the guess as a failure now (starting a lock
+    /// at the fifth) and pins the entry until [`Lockout::finish`]. `Open`
+    /// carries the failures the store held before this guess.
+    pub(crate) fn attempt(&self, key: &[u8; 32], now_ms: i64) -> Attempt {
+        let mut entries = self.lock();
+        let Some(entry) = entries.get_mut(key) else {
+            return Attempt::Unknown;
+        };
+        if let Some(secs) = entry.counter.locked_for(now_ms) {
+            return Attempt::Locked(secs);
         }
-        delay
+        let prior = entry.counter.failures;
+        let c = &mut entry.counter;
+        c.failures = c.failures.saturating_add(1);
+        c.last_failure_ms = now_ms;
+        if let Some(d) = delay_after(c.failures) {
+            let ms = i64::try_from(d.as_millis()).unwrap_or(i64::MAX);
+            c.locked_until_ms = now_ms.saturating_add(ms);
+            self.locks_started.fetch_add(1, Ordering::Relaxed);
+        }
+        entry.in_flight += 1;
+        Attempt::Counted { prior }
     }
 
-    /// A correct proof ends the streak.
-    pub(crate) fn record_success(&self, id: &str) {
-        self.lock().remove(id);
+    /// Ends a guess begun by [`Lockout::attempt`]. A correct proof clears
+    /// the streak. Returns the counter for the store to keep.
+    pub(crate) fn finish(&self, key: &[u8; 32], correct: bool) -> Counter {
+        let mut entries = self.lock();
+        let Some(entry) = entries.get_mut(key) else {
+            return Counter::default();
+        };
+        entry.in_flight = entry.in_flight.saturating_sub(1);
+        if correct {
+            entry.counter = Counter::default();
+        }
+        entry.counter
     }
 
-    /// Forgets unlocked counters idle for longer than `idle`.
-    pub(crate) fn sweep(&self, idle: Duration) {
-        let now = Instant::now();
-        self.lock()
-            .retain(|_, e| e.locked(now) || now.duration_since(e.last_failure) < idle);
+    /// Forgets counters idle since `idle_before_ms` and not locked (the
+    /// store forgets them alike).
+    pub(crate) fn sweep(&self, now_ms: i64, idle_before_ms: i64) {
+        self.lock().retain(|_, e| {
+            e.in_flight > 0
+                || e.counter.locked_until_ms > now_ms
+                || e.counter.last_failure_ms >= idle_before_ms
+        });
+    }
+
+    pub(crate) fn locks_started(&self) -> u64 {
+        self.locks_started.load(Ordering::Relaxed)
     }
 
     pub(crate) fn len(&self) -> usize {
@@ -157,6 +202,12 @@ impl Lockout {
 mod tests {
     use super::*;
 
+    fn key(n: u32) -> [u8; 32] {
+        let mut k = [0u8; 32];
+        k[..4].copy_from_slice(&n.to_le_bytes());
+        k
+    }
+
     #[test]
     fn delays_double_from_one_second_to_fifteen_minutes() {
         assert_eq!(delay_after(4), None);
@@ -168,18 +219,72 @@ mod tests {
     }
 
     #[test]
-    fn locked_entries_are_never_evicted() {
-        let l = Lockout::new(4);
-        for _ in 0..5 {
-            l.record_failure("victim");
+    fn the_fifth_attempt_locks_before_any_proof_is_checked() {
+        let l = Lockout::new(8);
+        let victim = key(1);
+        assert!(matches!(l.check(&victim, 0), State::Unknown));
+        l.load(&victim, Counter::default()).unwrap();
+        for prior in 0..5 {
+            assert!(matches!(l.attempt(&victim, 1000), Attempt::Counted { prior: p } if p == prior));
         }
-        assert!(l.check("victim").is_err());
-        for i in 0..1000 {
-            l.record_failure(&format!("noise{i}"));
-        }
-        assert!(l.len() <= 4);
-        assert!(l.check("victim").is_err());
-        l.record_success("victim");
-        assert!(l.check("victim").is_ok());
+        // Five guesses in flight, none finished: the sixth is refused.
+        assert!(matches!(l.attempt(&victim, 1000), Attempt::Locked(1)));
+        assert!(matches!(l.check(&victim, 1999), State::Locked(1)));
+        assert!(matches!(l.check(&victim, 2000), State::Open));
+        assert_eq!(l.locks_started(), 1);
+        // A correct proof clears the streak.
+        let stored = l.finish(&victim, true);
+        assert_eq!(stored, Counter::default());
+        assert!(matches!(l.attempt(&victim, 2000), Attempt::Counted { prior: 0 }));
+        assert_eq!(l.finish(&victim, false).failures, 1);
+    }
+
+    #[test]
+    fn eviction_never_drops_a_guess_in_flight_and_fails_closed() {
+        let l = Lockout::new(2);
+        l.load(&key(1), Counter::default()).unwrap();
+        l.load(&key(2), Counter::default()).unwrap();
+        assert!(matches!(l.attempt(&key(1), 0), Attempt::Counted { .. }));
+        assert!(matches!(l.attempt(&key(2), 0), Attempt::Counted { .. }));
+        // Both pinned: a third id is refused, not counted elsewhere.
+        assert_eq!(l.load(&key(3), Counter::default()), Err(1));
+        assert_eq!(l.len(), 2);
+        l.finish(&key(1), false);
+        // Now key 1 may go (the store has its failure); key 2 stays.
+        l.load(&key(3), Counter::default()).unwrap();
+        assert!(matches!(l.check(&key(1), 0), State::Unknown));
+        assert!(matches!(l.check(&key(2), 0), State::Open));
+        assert_eq!(l.len(), 2);
+    }
+
+    #[test]
+    fn sweep_keeps_locked_recent_and_pinned_entries() {
+        let l = Lockout::new(8);
+        let locked = Counter {
+            failures: 9,
+            locked_until_ms: 10_000,
+            last_failure_ms: 0,
+        };
+        let recent = Counter {
+            failures: 1,
+            locked_until_ms: 0,
+            last_failure_ms: 5_000,
+        };
+        let idle = Counter {
+            failures: 1,
+            locked_until_ms: 0,
+            last_failure_ms: 100,
+        };
+        l.load(&key(1), locked).unwrap();
+        l.load(&key(2), recent).unwrap();
+        l.load(&key(3), idle).unwrap();
+        l.load(&key(4), idle).unwrap();
+        assert!(matches!(l.attempt(&key(4), 200), Attempt::Counted { .. }));
+        l.sweep(6_000, 1_000);
+        assert!(matches!(l.check(&key(1), 6_000), State::Locked(4)));
+        assert!(matches!(l.check(&key(2), 6_000), State::Open));
+        assert!(matches!(l.check(&key(3), 6_000), State::Unknown));
+        assert!(matches!(l.check(&key(4), 6_000), State::Open));
+        assert_eq!(l.len(), 3);
     }
 }

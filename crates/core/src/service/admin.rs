@@ -50,8 +50,14 @@ impl Service {
     /// sessions; how many sessions were purged.
     pub async fn sweep(&self) -> Result<usize> {
         self.handshakes.sweep();
-        self.lockout.sweep(LOCKOUT_IDLE);
-        self.store(|s| s.purge_expired_sessions(now_ms())).await
+        let now = now_ms();
+        let idle_before = now - i64::try_from(LOCKOUT_IDLE.as_millis()).unwrap_or(0);
+        self.lockout.sweep(now, idle_before);
+        self.store(move |s| {
+            s.purge_lockouts(now, idle_before)?;
+            s.purge_expired_sessions(now)
+        })
+        .await
     }
 
     /// The store's periodic housekeeping (about once a second).

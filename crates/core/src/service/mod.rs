@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::Result;
-use crate::handshakes::Handshakes;
+use crate::handshakes::{Handshake, Handshakes};
 use crate::keys::Keys;
 use crate::lockout::Lockout;
 use crate::pool::{CryptoPool, run_blocking};
@@ -55,7 +55,10 @@ pub struct Service {
     store: Arc<dyn Store>,
     keys: Keys,
     handshakes: Handshakes,
-    lockout: Lockout,
+    lockout: Arc<Lockout>,
+    /// What a step 2 without a handshake checks, so that it costs what a
+    /// real check costs (the timing must not tell that no step 1 came).
+    decoy: Arc<Handshake>,
     crypto: CryptoPool,
     limits: Limits,
 }
@@ -68,7 +71,8 @@ impl Service {
         Service {
             keys: Keys::new(store.install_secret()),
             handshakes: Handshakes::new(limits.handshake_ttl, limits.max_handshakes),
-            lockout: Lockout::new(limits.max_lockouts),
+            lockout: Arc::new(Lockout::new(limits.max_lockouts)),
+            decoy: Arc::new(signin::decoy(store.install_secret())),
             crypto: CryptoPool::new(CryptoPool::default_threads()),
             store,
             limits,

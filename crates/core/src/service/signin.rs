@@ -9,7 +9,9 @@ use zkppd_srp::{self as srp, hex};
 
 use super::Service;
 use crate::handshakes::Handshake;
-use crate::keys::session_token_hash;
+use crate::keys::{Keys, session_token_hash};
+use crate::lockout::{Attempt, State};
+use crate::store::InstallSecret;
 use crate::session::{self, now_ms};
 use crate::store::Session;
 use crate::{Error, Result, rules};
@@ -30,7 +32,60 @@ pub struct SignedIn {
     pub auth_expiry: String,
 }
 
+/// A handshake of a made-up profile, checked by a step 2 that has none.
+pub(super) fn decoy(secret: &InstallSecret) -> Handshake {
+    let keys = Keys::new(secret);
+    let verifier = keys.fake_verifier("zkppd decoy");
+    let b = srp::ServerSecret::from_bytes(blake3::derive_key("zkppd 2026-11 decoy b", &secret.0));
+    let big_b = srp::server_public(&verifier, &b);
+    // Any valid A does: B of the same group is one.
+    let a = srp::ClientPublic::from_hex(&hex::encode(&big_b)).unwrap_or_else(|_| {
+        srp::ClientPublic::from_hex("02").unwrap_or_else(|_| unreachable!("2 is a valid A"))
+    });
+    Handshake {
+        b,
+        big_b,
+        a,
+        verifier,
+        salt: keys.fake_salt("zkppd decoy").into_bytes(),
+        known: false,
+    }
+}
+
 impl Service {
+    /// `Err(LockedOut)` while `id`'s lock holds; loads its streak from the
+    /// store when memory does not have it.
+    async fn check_lock(&self, key: [u8; 32]) -> Result<()> {
+        for _ in 0..3 {
+            match self.lockout.check(&key, now_ms()) {
+                State::Open => return Ok(()),
+                State::Locked(secs) => return Err(Error::LockedOut(secs)),
+                State::Unknown => self.load_lockout(key).await?,
+            }
+        }
+        // Evicted again at once: memory is under a flood; refuse.
+        Err(Error::LockedOut(1))
+    }
+
+    /// Counts one guess (see `Lockout::attempt`); the failures stored before.
+    async fn begin_guess(&self, key: [u8; 32]) -> Result<u32> {
+        for _ in 0..3 {
+            match self.lockout.attempt(&key, now_ms()) {
+                Attempt::Counted { prior } => return Ok(prior),
+                Attempt::Locked(secs) => return Err(Error::LockedOut(secs)),
+                Attempt::Unknown => self.load_lockout(key).await?,
+            }
+        }
+        Err(Error::LockedOut(1))
+    }
+
+    async fn load_lockout(&self, key: [u8; 32]) -> Result<()> {
+        let stored = self.store(move |s| s.lockout(&key)).await?;
+        self.lockout
+            .load(&key, stored.unwrap_or_default())
+            .map_err(Error::LockedOut)
+    }
+
     /// Step 1: A in, B and the salt out; the handshake stays pending.
     pub async fn sign_in_start(&self, profile_id: String, a_hex: &str) -> Result<Challenge> {
         rules::check_profile_id(&profile_id)?;
@@ -38,7 +93,8 @@ impl Service {
             srp::PublicKeyError::Malformed => Error::Malformed("key"),
             srp::PublicKeyError::ZeroModN => Error::InvalidCredentials,
         })?;
-        self.lockout.check(&profile_id).map_err(Error::LockedOut)?;
+        let lock_key = self.keys.lockout_key(&profile_id);
+        self.check_lock(lock_key).await?;
 
         // One job on the crypto pool: look the profile up, then compute B
         // from its verifier or, for an unknown id, from a fake one.
@@ -76,7 +132,7 @@ impl Service {
             .await?;
         // A lock that began while B was computed (a burst of guesses)
         // holds for this step too: no handshake is left pending for it.
-        self.lockout.check(&profile_id).map_err(Error::LockedOut)?;
+        self.check_lock(lock_key).await?;
         let key = hex::encode(&handshake.big_b);
         self.handshakes.insert(&profile_id, handshake);
         tracing::debug!(profile_id = %profile_id, "sign-in step 1");
@@ -87,29 +143,36 @@ impl Service {
     /// pending handshake is consumed whatever the outcome.
     pub async fn sign_in_finish(&self, profile_id: String, m1_hex: &str) -> Result<SignedIn> {
         rules::check_profile_id(&profile_id)?;
+        let lock_key = self.keys.lockout_key(&profile_id);
         let handshake = self.handshakes.take(&profile_id);
-        // Without a handshake no guess was made: it does not count.
-        let Some(hs) = handshake else {
-            self.lockout.check(&profile_id).map_err(Error::LockedOut)?;
-            return Err(Error::NoHandshake);
-        };
-        // Counted now, before the proof is checked, and undone if it is
-        // right: checking and counting are one step.
-        self.lockout
-            .attempt(&profile_id)
-            .map_err(Error::LockedOut)?;
-
         // A malformed proof still goes through the whole check, against zeros.
         let m1 = hex::decode_array::<32>(m1_hex);
         let well_formed = m1.is_some();
         let m1 = m1.unwrap_or([0u8; 32]);
+        // Without a handshake no guess was made: it does not count, but it
+        // costs what a check costs, so its timing tells nothing.
+        let Some(hs) = handshake else {
+            self.check_lock(lock_key).await?;
+            let (decoy, id) = (self.decoy.clone(), profile_id.clone());
+            self.crypto
+                .run(move || {
+                    let hs = &*decoy;
+                    let m2 = srp::verify_proof(&id, &hs.salt, &hs.verifier, &hs.a, &hs.b, &hs.big_b, &m1);
+                    Ok(std::hint::black_box(m2).is_some())
+                })
+                .await?;
+            return Err(Error::NoHandshake);
+        };
+        // Counted now, before the proof is checked, and undone if it is
+        // right: checking and counting are one step.
+        let prior = self.begin_guess(lock_key).await?;
         // Prepared up front so that the crypto job can store the session
         // right after a correct proof, on the same thread.
         let token = session::new_token()?;
         let token_hash = session_token_hash(&token);
         let max = self.limits.max_sessions;
         let ttl_ms = i64::try_from(self.limits.session_ttl.as_millis()).unwrap_or(i64::MAX);
-        let store = self.store.clone();
+        let (store, lockout) = (self.store.clone(), self.lockout.clone());
         let id = profile_id.clone();
         let outcome = self
             .crypto
@@ -127,7 +190,17 @@ impl Service {
                     (m2.filter(|_| hs.known && well_formed), id)
                 },
                 move |(m2, profile_id)| {
-                    let Some(m2) = m2 else { return Ok(None) };
+                    let counter = lockout.finish(&lock_key, m2.is_some());
+                    let Some(m2) = m2 else {
+                        // Kept before answering: a restart forgets no guess.
+                        if let Err(e) = store.save_lockout(&lock_key, &counter) {
+                            tracing::warn!(error = %e, "cannot store a failed proof's count");
+                        }
+                        return Ok(None);
+                    };
+                    if prior > 0 {
+                        store.save_lockout(&lock_key, &counter)?;
+                    }
                     let now = now_ms();
                     let expires_ms = now.saturating_add(ttl_ms);
                     let session = Session {
@@ -142,7 +215,6 @@ impl Service {
             .await;
         match outcome {
             Ok(Some((m2, session))) => {
-                self.lockout.record_success(&profile_id);
                 Ok(SignedIn {
                     proof: hex::encode(&m2),
                     profile_id: session.profile_id,
@@ -151,12 +223,7 @@ impl Service {
                 })
             }
             Ok(None) => Err(Error::InvalidCredentials),
-            // The proof was right but the session could not be stored:
-            // not a wrong guess.
-            Err(e) => {
-                self.lockout.record_success(&profile_id);
-                Err(e)
-            }
+            Err(e) => Err(e),
         }
     }
 }

@@ -9,6 +9,7 @@
 
 pub mod sqlite;
 
+pub use crate::lockout::Counter;
 use crate::Result;
 
 pub use sqlite::SqliteStore;
@@ -105,6 +106,13 @@ pub trait Store: Send + Sync + 'static {
     fn end_sessions_of(&self, profile_id: &str) -> Result<usize>;
     fn purge_expired_sessions(&self, now_ms: i64) -> Result<usize>;
     fn live_sessions(&self, now_ms: i64) -> Result<i64>;
+
+    /// The failure streak kept for a profile (by keyed hash), if any.
+    fn lockout(&self, key: &[u8; 32]) -> Result<Option<Counter>>;
+    /// Keeps a streak; a streak of zero failures removes it.
+    fn save_lockout(&self, key: &[u8; 32], counter: &Counter) -> Result<()>;
+    /// Forgets streaks not locked and idle since `idle_before_ms`.
+    fn purge_lockouts(&self, now_ms: i64, idle_before_ms: i64) -> Result<usize>;
 
     /// The cheapest call that proves the store answers.
     fn ping(&self) -> Result<()>;

@@ -5,6 +5,7 @@
 //! methods of [`SqliteStore`] outside the trait.
 
 mod buckets;
+mod lockouts;
 mod maintenance;
 mod profiles;
 mod sessions;
@@ -17,11 +18,12 @@ use std::time::Duration;
 use r2d2_sqlite::SqliteConnectionManager;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
 
+use crate::lockout::Counter;
 use super::{BucketSizes, FillCount, ImportCount, InstallSecret, Record, Session, Store};
 use crate::{Error, Result};
 
 /// The schema this binary writes and understands.
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
 /// `PRAGMA application_id` of a zkppd file ("zkpp").
 pub const APPLICATION_ID: i64 = 0x7a6b_7070;
 const SCHEMA: &str = include_str!("../../../../../schema.sql");
@@ -63,6 +65,8 @@ pub struct CheckReport {
     pub schema_version: i64,
     pub profiles: i64,
     pub live_sessions: i64,
+    /// Profiles with a failure streak (locked or not).
+    pub lockouts: i64,
 }
 
 impl CheckReport {
@@ -186,6 +190,7 @@ impl SqliteStore {
                 schema_version: maintenance::version(conn)?.0,
                 profiles: maintenance::profile_count(conn)?,
                 live_sessions: sessions::count_live(conn, now_ms)?,
+                lockouts: lockouts::count(conn)?,
             })
         })
     }
@@ -277,6 +282,18 @@ impl Store for SqliteStore {
         self.read(|conn| sessions::count_live(conn, now_ms))
     }
 
+    fn lockout(&self, key: &[u8; 32]) -> Result<Option<Counter>> {
+        self.read(|conn| lockouts::get(conn, key))
+    }
+
+    fn save_lockout(&self, key: &[u8; 32], counter: &Counter) -> Result<()> {
+        self.write(|conn| lockouts::put(conn, key, counter))
+    }
+
+    fn purge_lockouts(&self, now_ms: i64, idle_before_ms: i64) -> Result<usize> {
+        self.write(|conn| lockouts::purge(conn, now_ms, idle_before_ms))
+    }
+
     fn ping(&self) -> Result<()> {
         self.read(|conn| maintenance::ping(conn))
     }
@@ -356,6 +373,13 @@ fn prepare(conn: &mut Connection) -> Result<InstallSecret, String> {
             .map_err(|e| e.to_string())?;
         if !journal.eq_ignore_ascii_case("wal") {
             return Err(format!("cannot switch to WAL mode (got {journal})"));
+        }
+        if version == 1 {
+            let tx = conn.transaction().map_err(|e| e.to_string())?;
+            tx.execute_batch(lockouts::MIGRATE_FROM_1)
+                .and_then(|()| tx.execute_batch("PRAGMA user_version = 2;"))
+                .and_then(|()| tx.commit())
+                .map_err(|e| format!("cannot migrate schema 1 to 2: {e}"))?;
         }
     }
 
