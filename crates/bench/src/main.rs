@@ -53,8 +53,10 @@ fn run(args: Args) -> Result<bool, String> {
     let load_at_start = sampler::loadavg();
     let mut math: Option<MathCost> = None;
 
-    // `footprint` brings its own server.
-    let needs_server = scenarios.iter().any(|s| *s != Scenario::Footprint);
+    // `ceiling` and `footprint` bring their own servers.
+    let needs_server = scenarios
+        .iter()
+        .any(|s| !matches!(s, Scenario::Footprint | Scenario::Ceiling));
     let mut server = None;
     let target = match (&args.url, needs_server) {
         (Some(url), _) => {
@@ -97,8 +99,8 @@ fn run(args: Args) -> Result<bool, String> {
                 targets.footprint_startup_ms = t.footprint_startup_ms;
                 r
             }),
+            (Scenario::Ceiling, _) => scenarios::ceiling(&args, warmup),
             (_, None) => Err("no target".into()),
-            (Scenario::Ceiling, Some(b)) => b.ceiling(),
             (Scenario::Verify, Some(b)) => b.verify(),
             (Scenario::Signin, Some(b)) if !args.storm_child => {
                 let before = scenarios::math::alone()?;

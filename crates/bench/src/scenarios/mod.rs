@@ -1,7 +1,8 @@
 //! The scenarios, one module each, and what they share: the target server,
 //! the prepared profiles and their sessions, workers that send one pre-built
 //! request, and the sign-in worker. A scenario returns report rows; it
-//! never starts `zkppd` itself except `footprint`, which needs its own.
+//! starts no server except `footprint` (a `zkppd` of its own) and
+//! `ceiling` (an echo server that is not zkppd).
 
 mod ceiling;
 mod footprint;
@@ -24,6 +25,7 @@ use crate::cli::Args;
 use crate::load::Recorder;
 use crate::supervisor::lock;
 
+pub(crate) use ceiling::ceiling;
 pub(crate) use footprint::footprint;
 
 /// Where the scenarios send their load.
