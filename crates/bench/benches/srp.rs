@@ -1,48 +1,39 @@
 //! Micro-benchmark of the SRP math alone, without HTTP, JSON or SQLite: the
-//! server's B (`srp::server_public`) and its proof check with M2
-//! (`srp::verify_proof`), the two calls one sign-in cannot avoid, plus the
-//! client side the load generator pays for. `cargo bench --bench srp`
-//! prints the median and best time per call over a few batches; pass
-//! `--quick` for a short run.
+//! server's B (`server_public`) and its proof check with M2
+//! (`verify_proof`), the two calls one sign-in cannot avoid, parsing A, and
+//! the client side the load generator pays for (A, then K and M1). Their
+//! sum B + proof check is the floor of the server's CPU per sign-in.
+//! `cargo bench -p zkppd-bench --bench srp` (divan; `-- --sample-count 10`
+//! for a short run).
 
 use std::hint::black_box;
-use std::time::{Duration, Instant};
+use std::sync::LazyLock;
 
-use zkppd::{hex, srp, srp_client};
-
-/// Runs `f` in batches of about `batch` each and returns (median, best)
-/// per-call times in microseconds.
-fn measure(batch: Duration, batches: usize, mut f: impl FnMut()) -> (f64, f64) {
-    // Calibrate: calls per batch.
-    let t = Instant::now();
-    let mut n = 0u32;
-    while n < 3 || t.elapsed() < batch / 4 {
-        f();
-        n += 1;
-    }
-    let per = t.elapsed().as_secs_f64() / f64::from(n);
-    let calls = ((batch.as_secs_f64() / per) as u32).max(3);
-    let mut times: Vec<f64> = (0..batches)
-        .map(|_| {
-            let t = Instant::now();
-            for _ in 0..calls {
-                f();
-            }
-            t.elapsed().as_secs_f64() * 1e6 / f64::from(calls)
-        })
-        .collect();
-    times.sort_by(f64::total_cmp);
-    (times[times.len() / 2], times[0])
-}
+use divan::Bencher;
+use zkppd_srp::client::{self as srp_client, ClientSession, Ephemeral};
+use zkppd_srp::{self as srp, hex};
 
 fn main() {
-    let quick = std::env::args().any(|a| a == "--quick");
-    let (batch, batches) = if quick {
-        (Duration::from_millis(100), 3)
-    } else {
-        (Duration::from_millis(500), 7)
-    };
+    srp::precompute();
+    divan::main();
+}
 
+/// One profile, one handshake: everything the benched calls take.
+struct Fixture {
+    id: &'static str,
+    salt: String,
+    salt_raw: Vec<u8>,
+    x: [u8; 32],
+    v: srp::Verifier,
+    eph: Ephemeral,
+    a: srp::ClientPublic,
+    b: srp::ServerSecret,
+    big_b: [u8; srp::N_BYTES],
+    big_b_hex: String,
+    m1: [u8; 32],
+}
+
+static FIXTURE: LazyLock<Fixture> = LazyLock::new(|| {
     let id = "0b0e8a77-6e4a-4c59-9f43-5c4f5b8e6c1d";
     let salt = srp_client::generate_salt();
     let salt_raw = hex::decode(&salt).expect("salt");
@@ -50,71 +41,73 @@ fn main() {
     let v = srp::Verifier::from_hex(&srp_client::derive_verifier(&x)).expect("verifier");
     let eph = srp_client::generate_ephemeral();
     let a = srp::ClientPublic::from_hex(&eph.public).expect("A");
-    srp::precompute();
-    let b = srp::ServerSecret::random();
+    let b = srp::ServerSecret::random().expect("OS RNG");
     let big_b = srp::server_public(&v, &b);
-    let session =
-        srp_client::derive_session(&eph, &hex::encode(&big_b), &salt, id, &x).expect("session");
+    let big_b_hex = hex::encode(&big_b);
+    let session: ClientSession =
+        srp_client::derive_session(&eph, &big_b_hex, &salt, id, &x).expect("session");
     let m1: [u8; 32] = hex::decode_array(&session.proof).expect("M1");
+    // The fixture is a real handshake: the proof checks out.
     assert!(srp::verify_proof(id, &salt_raw, &v, &a, &b, &big_b, &m1).is_some());
-
-    let mut results: Vec<(&str, (f64, f64))> = Vec::new();
-    results.push((
-        "server: B = kv + g^b (server_public, fresh b)",
-        measure(batch, batches, || {
-            black_box(srp::server_public(
-                black_box(&v),
-                &srp::ServerSecret::random(),
-            ));
-        }),
-    ));
-    results.push((
-        "server: proof check + M2 (verify_proof)",
-        measure(batch, batches, || {
-            black_box(srp::verify_proof(
-                id,
-                &salt_raw,
-                black_box(&v),
-                &a,
-                &b,
-                &big_b,
-                black_box(&m1),
-            ));
-        }),
-    ));
-    results.push((
-        "server: parse A (ClientPublic::from_hex)",
-        measure(batch, batches, || {
-            black_box(srp::ClientPublic::from_hex(black_box(&eph.public)).is_ok());
-        }),
-    ));
-    results.push((
-        "client: A = g^a (generate_ephemeral)",
-        measure(batch, batches, || {
-            black_box(srp_client::generate_ephemeral());
-        }),
-    ));
-    let b_hex = hex::encode(&big_b);
-    results.push((
-        "client: K, M1 (derive_session)",
-        measure(batch, batches, || {
-            black_box(srp_client::derive_session(
-                &eph,
-                &b_hex,
-                &salt,
-                id,
-                black_box(&x),
-            ));
-        }),
-    ));
-
-    println!("{:<48} {:>12} {:>12}", "operation", "median µs", "best µs");
-    for (name, (median, best)) in &results {
-        println!("{name:<48} {median:>12.1} {best:>12.1}");
+    Fixture {
+        id,
+        salt,
+        salt_raw,
+        x,
+        v,
+        eph,
+        a,
+        b,
+        big_b,
+        big_b_hex,
+        m1,
     }
-    let per_signin = results[0].1.0 + results[1].1.0;
-    println!(
-        "{:<48} {:>12.1}   (B + proof check: the floor of server CPU per sign-in)",
-        "server math per sign-in", per_signin
-    );
+});
+
+/// B = kv + g^b with a fresh b, as each sign-in draws one (drawn outside
+/// the timed part).
+#[divan::bench]
+fn server_public(bencher: Bencher) {
+    let f = &*FIXTURE;
+    bencher
+        .with_inputs(|| srp::ServerSecret::random().expect("OS RNG"))
+        .bench_local_refs(|b| srp::server_public(black_box(&f.v), b));
+}
+
+/// u, S, K, the M1 check and M2.
+#[divan::bench]
+fn verify_proof(bencher: Bencher) {
+    let f = &*FIXTURE;
+    bencher.bench_local(|| {
+        srp::verify_proof(
+            f.id,
+            &f.salt_raw,
+            black_box(&f.v),
+            &f.a,
+            &f.b,
+            &f.big_b,
+            black_box(&f.m1),
+        )
+    });
+}
+
+#[divan::bench]
+fn parse_client_public(bencher: Bencher) {
+    let f = &*FIXTURE;
+    bencher.bench_local(|| srp::ClientPublic::from_hex(black_box(&f.eph.public)).is_ok());
+}
+
+/// A = g^a.
+#[divan::bench]
+fn client_ephemeral() -> Ephemeral {
+    srp_client::generate_ephemeral()
+}
+
+/// K and M1 from B.
+#[divan::bench]
+fn client_session(bencher: Bencher) {
+    let f = &*FIXTURE;
+    bencher.bench_local(|| {
+        srp_client::derive_session(&f.eph, &f.big_b_hex, &f.salt, f.id, black_box(&f.x))
+    });
 }

@@ -61,7 +61,9 @@ pub(crate) enum Attempt {
     Unknown,
     Locked(u64),
     /// Counted; `prior` failures were stored before it.
-    Counted { prior: u32 },
+    Counted {
+        prior: u32,
+    },
 }
 
 pub(crate) struct Lockout {
@@ -225,7 +227,9 @@ mod tests {
         assert!(matches!(l.check(&victim, 0), State::Unknown));
         l.load(&victim, Counter::default()).unwrap();
         for prior in 0..5 {
-            assert!(matches!(l.attempt(&victim, 1000), Attempt::Counted { prior: p } if p == prior));
+            assert!(
+                matches!(l.attempt(&victim, 1000), Attempt::Counted { prior: p } if p == prior)
+            );
         }
         // Five guesses in flight, none finished: the sixth is refused.
         assert!(matches!(l.attempt(&victim, 1000), Attempt::Locked(1)));
@@ -235,7 +239,10 @@ mod tests {
         // A correct proof clears the streak.
         let stored = l.finish(&victim, true);
         assert_eq!(stored, Counter::default());
-        assert!(matches!(l.attempt(&victim, 2000), Attempt::Counted { prior: 0 }));
+        assert!(matches!(
+            l.attempt(&victim, 2000),
+            Attempt::Counted { prior: 0 }
+        ));
         assert_eq!(l.finish(&victim, false).failures, 1);
     }
 

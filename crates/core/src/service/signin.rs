@@ -11,8 +11,8 @@ use super::Service;
 use crate::handshakes::Handshake;
 use crate::keys::{Keys, session_token_hash};
 use crate::lockout::{Attempt, State};
-use crate::store::InstallSecret;
 use crate::session::{self, now_ms};
+use crate::store::InstallSecret;
 use crate::store::Session;
 use crate::{Error, Result, rules};
 
@@ -157,7 +157,15 @@ impl Service {
             self.crypto
                 .run(move || {
                     let hs = &*decoy;
-                    let m2 = srp::verify_proof(&id, &hs.salt, &hs.verifier, &hs.a, &hs.b, &hs.big_b, &m1);
+                    let m2 = srp::verify_proof(
+                        &id,
+                        &hs.salt,
+                        &hs.verifier,
+                        &hs.a,
+                        &hs.b,
+                        &hs.big_b,
+                        &m1,
+                    );
                     Ok(std::hint::black_box(m2).is_some())
                 })
                 .await?;
@@ -214,14 +222,12 @@ impl Service {
             )
             .await;
         match outcome {
-            Ok(Some((m2, session))) => {
-                Ok(SignedIn {
-                    proof: hex::encode(&m2),
-                    profile_id: session.profile_id,
-                    auth_token: token,
-                    auth_expiry: session.expiry,
-                })
-            }
+            Ok(Some((m2, session))) => Ok(SignedIn {
+                proof: hex::encode(&m2),
+                profile_id: session.profile_id,
+                auth_token: token,
+                auth_expiry: session.expiry,
+            }),
             Ok(None) => Err(Error::InvalidCredentials),
             Err(e) => Err(e),
         }

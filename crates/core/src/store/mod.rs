@@ -9,8 +9,8 @@
 
 pub mod sqlite;
 
-pub use crate::lockout::Counter;
 use crate::Result;
+pub use crate::lockout::Counter;
 
 pub use sqlite::SqliteStore;
 

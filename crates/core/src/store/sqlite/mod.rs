@@ -18,8 +18,8 @@ use std::time::Duration;
 use r2d2_sqlite::SqliteConnectionManager;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
 
-use crate::lockout::Counter;
 use super::{BucketSizes, FillCount, ImportCount, InstallSecret, Record, Session, Store};
+use crate::lockout::Counter;
 use crate::{Error, Result};
 
 /// The schema this binary writes and understands.
