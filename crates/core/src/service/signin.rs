@@ -153,21 +153,25 @@ impl Service {
         // costs what a check costs, so its timing tells nothing.
         let Some(hs) = handshake else {
             self.check_lock(lock_key).await?;
-            let (decoy, id) = (self.decoy.clone(), profile_id.clone());
+            let (decoy, id, store) = (self.decoy.clone(), profile_id.clone(), self.store.clone());
             self.crypto
-                .run(move || {
-                    let hs = &*decoy;
-                    let m2 = srp::verify_proof(
-                        &id,
-                        &hs.salt,
-                        &hs.verifier,
-                        &hs.a,
-                        &hs.b,
-                        &hs.big_b,
-                        &m1,
-                    );
-                    Ok(std::hint::black_box(m2).is_some())
-                })
+                .run_then(
+                    move || {
+                        let hs = &*decoy;
+                        let m2 = srp::verify_proof(
+                            &id,
+                            &hs.salt,
+                            &hs.verifier,
+                            &hs.a,
+                            &hs.b,
+                            &hs.big_b,
+                            &m1,
+                        );
+                        std::hint::black_box(m2).is_some()
+                    },
+                    // As a failed proof's count is kept.
+                    move |_| store.touch(),
+                )
                 .await?;
             return Err(Error::NoHandshake);
         };
