@@ -1,26 +1,20 @@
 //! The admin subcommands, run as the real binary against real database
 //! files, some of them while a server serves the same file.
 
-mod common;
-
 use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
-use common::{TestResult, TestServer, signup_body, some_salt, some_verifier};
 use serde_json::json;
+use zkppd_testkit::db::open as sqlite;
+use zkppd_testkit::{Account, TestResult, TestServer, signup_body, some_salt, some_verifier};
 
-/// The binary with no `ZKPPD_*` variable inherited from the caller.
+/// The binary with nothing inherited that could change it.
 fn zkppd(args: &[&str]) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_zkppd"));
-    for (key, _) in std::env::vars_os() {
-        if key.to_string_lossy().starts_with("ZKPPD_") {
-            cmd.env_remove(key);
-        }
-    }
-    cmd.args(args).stdin(Stdio::null());
+    let mut cmd = zkppd_testkit::process::command(crate::BIN);
+    cmd.args(args);
     cmd
 }
 
@@ -92,17 +86,8 @@ fn db_arg(path: &Path) -> String {
     path.display().to_string()
 }
 
-fn sqlite(path: &Path) -> rusqlite::Connection {
-    let c = rusqlite::Connection::open(path).expect("open");
-    c.busy_timeout(std::time::Duration::from_secs(5))
-        .expect("busy timeout");
-    c
-}
-
 fn count(path: &Path, sql: &str) -> i64 {
-    sqlite(path)
-        .query_row(sql, [], |r| r.get(0))
-        .expect("count")
+    zkppd_testkit::db::count(&sqlite(path), sql)
 }
 
 #[test]
@@ -250,54 +235,26 @@ fn check_reports_integrity_and_version_and_refuses_other_files() -> TestResult {
     Ok(())
 }
 
-/// Sessions written as the server writes them, for a profile `id`.
-fn add_session(path: &Path, id: &str, token: &str) -> TestResult {
-    let mut conn = sqlite(path);
-    conn.execute_batch("PRAGMA foreign_keys = ON")?;
-    let expires_ms = zkppd::db::now_ms() + 3_600_000;
-    let session = zkppd::db::sessions::Session {
-        profile_id: id.to_owned(),
-        expiry: zkppd::sessions::format_rfc3339_ms(expires_ms),
-        expires_ms,
-    };
-    let hash = zkppd::keys::session_token_hash(token);
-    zkppd::db::sessions::create(&mut conn, &hash, &session, zkppd::db::now_ms(), 16)
-        .map_err(|e| format!("{e:?}"))?;
-    Ok(())
-}
-
-fn jwt_of(path: &Path, token: &str) -> serde_json::Value {
-    let hash = zkppd::keys::session_token_hash(token);
-    let s = zkppd::db::sessions::get(&sqlite(path), &hash)
-        .expect("read session")
-        .expect("session exists");
-    json!({"jwt": {"profile_id": s.profile_id, "auth_token": token, "auth_expiry": s.expiry}})
-}
-
 #[test]
 fn session_revoke_and_profile_delete_take_effect_on_a_running_server() -> TestResult {
     let s = TestServer::start();
-    let tokens = s.fill_both("rv", 2);
-    assert_eq!(
-        s.post("/v1/signup", &signup_body("alice", &tokens[0]))
-            .status,
-        200
-    );
-    assert_eq!(
-        s.post("/v1/signup", &signup_body("bob", &tokens[1])).status,
-        200
-    );
+    let alice = Account::new("alice", "alice's password");
+    let bob = Account::new("bob", "bob's password");
+    s.sign_up(&alice);
+    s.sign_up(&bob);
     let path = s.db_path();
     let db = db_arg(&path);
-    add_session(&path, "alice", "alice-phone")?;
-    add_session(&path, "alice", "alice-laptop")?;
-    add_session(&path, "bob", "bob-phone")?;
-    for t in ["alice-phone", "alice-laptop", "bob-phone"] {
-        assert_eq!(s.post("/v1/verify", &jwt_of(&path, t)).status, 200, "{t}");
+    // Sessions as the server hands them out: two for alice, one for bob.
+    let alice_phone = json!({"jwt": s.session_for(&alice)});
+    let alice_laptop = json!({"jwt": s.session_for(&alice)});
+    let bob_phone = json!({"jwt": s.session_for(&bob)});
+    for (t, jwt) in [
+        ("alice-phone", &alice_phone),
+        ("alice-laptop", &alice_laptop),
+        ("bob-phone", &bob_phone),
+    ] {
+        assert_eq!(s.post("/v1/verify", jwt).status, 200, "{t}");
     }
-    let alice_phone = jwt_of(&path, "alice-phone");
-    let alice_laptop = jwt_of(&path, "alice-laptop");
-    let bob_phone = jwt_of(&path, "bob-phone");
 
     let o = run(&["session", "revoke", "--profile", "alice", "--db", &db])?;
     assert_ok(&o);
