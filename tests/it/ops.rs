@@ -428,41 +428,17 @@ fn stop(mut run: Process) -> Vec<String> {
     run.lines()
 }
 
-/// The address in a `… on ADDR` / `http://ADDR/metrics` log message.
-fn address_in(line: &str, marker: &str) -> SocketAddr {
-    let v: Value = serde_json::from_str(line).expect("JSON line");
-    let msg = v["message"].as_str().expect("message");
-    let at = msg.split(marker).nth(1).expect("marker");
-    at.split(['/', ' ', '"'])
-        .find(|p| !p.is_empty())
-        .and_then(|p| p.parse().ok())
-        .unwrap_or_else(|| panic!("no address in {msg:?}"))
-}
-
 #[test]
 fn json_logs_have_one_object_per_line_with_access_lines_and_no_secrets() -> TestResult {
     let dir = tempfile::tempdir()?;
-    let token_file = dir.path().join("admin-token");
-    std::fs::write(&token_file, format!("{ADMIN}\n"))?;
+    let token_file = zkppd_testkit::admin_token_file(dir.path());
     let db = dir.path().join("zkppd.db");
-    let mut run = Spawn::new(BIN)
-        .args([
-            "--db",
-            &db.display().to_string(),
-            "--listen",
-            "127.0.0.1:0",
-            "--metrics-listen",
-            "127.0.0.1:0",
-            "--admin-token-file",
-            &token_file.display().to_string(),
-            "--log-format",
-            "json",
-        ])
+    let mut run = Spawn::server(BIN, &db, &token_file)
+        .args(["--metrics-listen", "127.0.0.1:0", "--log-format", "json"])
         .spawn()?;
-    let metrics_line = run.wait_for("metrics on");
-    let metrics = address_in(&metrics_line, "http://");
-    let listening = run.wait_for("listening on");
-    let api = address_in(&listening, "listening on ");
+    // The metrics listener is announced first, then the API's.
+    let metrics = run.wait_addr("metrics on http://");
+    let api = run.wait_addr("listening on ");
 
     let profile_token = "secret-profile-token-1";
     let signup_token = "secret-signup-token-1";

@@ -52,7 +52,14 @@ fn full_sign_in_issues_a_session_that_verifies() -> TestResult {
     assert!(
         expiry.ends_with('Z') && expiry.as_bytes()[10] == b'T' && expiry.as_bytes()[19] == b'.'
     );
-    let expected = zkppd::sessions::format_rfc3339_ms(zkppd::db::now_ms() + 3_600_000);
+    // SQLite's clock formats now + 1 h the same way (the server's own
+    // formatter is not the oracle).
+    let expected: String = rusqlite::Connection::open_in_memory()?.query_row(
+        "SELECT strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '+1 hour')",
+        [],
+        |r| r.get(0),
+    )?;
+    assert_eq!(expected.len(), 24, "{expected}");
     assert_eq!(
         &expiry[..16],
         &expected[..16],

@@ -165,9 +165,9 @@ impl Log {
     }
 }
 
-/// The address a `listening on ADDR` line names (text or JSON log).
-fn listening_addr(line: &str) -> Option<SocketAddr> {
-    let rest = line.split("listening on ").nth(1)?;
+/// The address right after `marker` in a log line (text or JSON).
+fn addr_after(line: &str, marker: &str) -> Option<SocketAddr> {
+    let rest = line.split(marker).nth(1)?;
     let addr: String = rest
         .chars()
         .take_while(|c| c.is_ascii_hexdigit() || matches!(c, '.' | ':' | '[' | ']'))
@@ -201,7 +201,7 @@ impl Process {
     /// it is in the log; panics with the log if none comes.
     #[track_caller]
     pub fn wait_listening(&mut self, limit: Duration) -> SocketAddr {
-        match self.log.wait(0, limit, listening_addr) {
+        match self.log.wait(0, limit, |l| addr_after(l, "listening on ")) {
             Some((_, addr)) => {
                 self.addr = Some(addr);
                 addr
@@ -230,6 +230,26 @@ impl Process {
                 line
             }
             None => panic!("no log line with {needle:?}; saw:\n{}", self.log()),
+        }
+    }
+
+    /// Waits (at most 30 s), as [`Process::wait_for`] does, for a line
+    /// with an address right after `marker` (`metrics on http://`), and
+    /// returns the address.
+    #[track_caller]
+    pub fn wait_addr(&mut self, marker: &str) -> SocketAddr {
+        match self
+            .log
+            .wait(self.cursor, START_LIMIT, |l| addr_after(l, marker))
+        {
+            Some((at, addr)) => {
+                self.cursor = at + 1;
+                addr
+            }
+            None => panic!(
+                "no log line with an address after {marker:?}; saw:\n{}",
+                self.log()
+            ),
         }
     }
 
@@ -313,12 +333,12 @@ mod tests {
     #[test]
     fn the_address_is_read_from_text_and_json_lines() {
         let text = "2026-01-01T00:00:00Z  INFO zkppd: listening on 127.0.0.1:4242 db=/tmp/x";
-        assert_eq!(listening_addr(text), "127.0.0.1:4242".parse().ok());
+        let on = "listening on ";
+        assert_eq!(addr_after(text, on), "127.0.0.1:4242".parse().ok());
         let json = r#"{"level":"INFO","fields":{"message":"listening on [::1]:80"}}"#;
-        assert_eq!(listening_addr(json), "[::1]:80".parse().ok());
-        assert_eq!(
-            listening_addr("metrics on http://127.0.0.1:1/metrics"),
-            None
-        );
+        assert_eq!(addr_after(json, on), "[::1]:80".parse().ok());
+        let metrics = "metrics on http://127.0.0.1:1/metrics";
+        assert_eq!(addr_after(metrics, on), None);
+        assert_eq!(addr_after(metrics, "http://"), "127.0.0.1:1".parse().ok());
     }
 }
