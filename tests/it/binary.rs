@@ -137,7 +137,7 @@ fn environment_variables_configure_the_server() -> TestResult {
         .env("ZKPPD_LISTEN", "127.0.0.1:0")
         .env("ZKPPD_DB", &db)
         .start();
-    assert!(server.addr().ip().is_loopback() && server.addr().is_ipv4());
+    assert_eq!(server.addr().ip(), std::net::Ipv4Addr::LOCALHOST);
     assert!(db.exists());
     server.signal(Signal::INT)?;
     assert!(server.wait_exit(Duration::from_secs(15)).success());
