@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 
-# --- npm/node: the interop client (tests/interop.rs fails without it) ---
+# --- npm/node: the interop client (tests/it/interop.rs fails without it) ---
 if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
     echo "test.sh: installing nodejs and npm from the distribution" >&2
     if [ "$(id -u)" -eq 0 ]; then

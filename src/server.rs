@@ -23,7 +23,9 @@ pub(crate) const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 /// How often expired sessions, handshakes and idle counters are swept.
 const SWEEP_EVERY: Duration = Duration::from_secs(30);
 
-const BUSY_RESPONSE: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\nretry-after: 1\r\nconnection: close\r\ncontent-length: 84\r\n\r\n{\"statusCode\":503,\"error\":\"Service Unavailable\",\"message\":\"Service unavailable\"}\r\n";
+/// The canned answer past the connection cap (no hyper connection is set
+/// up for it). Its length is checked by a unit test below.
+const BUSY_RESPONSE: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\nretry-after: 1\r\nconnection: close\r\ncontent-length: 80\r\n\r\n{\"statusCode\":503,\"error\":\"Service Unavailable\",\"message\":\"Service unavailable\"}";
 
 /// Serves `listener` until `shutdown` completes, then drains.
 pub async fn serve(
@@ -114,5 +116,19 @@ async fn sweep_forever(state: AppState) {
             Ok(n) => tracing::debug!(sessions = n, "purged expired sessions"),
             Err(e) => tracing::warn!(error = %e, "purging expired sessions failed"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_busy_answer_declares_its_real_length() {
+        let text = std::str::from_utf8(super::BUSY_RESPONSE).unwrap();
+        let (head, body) = text.split_once("\r\n\r\n").unwrap();
+        let declared: usize = head
+            .rsplit_once("content-length: ")
+            .and_then(|(_, n)| n.parse().ok())
+            .unwrap();
+        assert_eq!(declared, body.len());
     }
 }

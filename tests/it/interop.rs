@@ -6,8 +6,6 @@
 //! Never skipped: without node or the installed npm package the test fails
 //! and says to run `./test.sh`, which installs both.
 
-mod common;
-
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -78,16 +76,17 @@ fn wait_with_deadline(child: &mut Child, deadline: Duration) -> Option<ExitStatu
 
 #[test]
 fn npm_client_signs_up_in_and_out() {
+    let _serial = zkppd_testkit::serial::alone();
     let dir = interop_dir();
     require_tools(&dir);
 
-    let server = common::TestServer::start();
+    let server = zkppd_testkit::TestServer::start();
     let base = format!("http://{}", server.addr);
 
     let mut child = Command::new("node")
         .arg(dir.join("interop.mjs"))
         .arg(&base)
-        .arg(common::ADMIN)
+        .arg(zkppd_testkit::ADMIN)
         .current_dir(&dir)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())

@@ -1,29 +1,21 @@
 //! The operators' side: `/healthz`, `/v1/buckets`, the Prometheus scrape on
 //! its own listener, JSON log lines, CORS, and systemd readiness.
 
-mod common;
-
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::os::unix::net::UnixDatagram;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{ADMIN, TestResult, TestServer, raw, signup_body};
 use serde_json::{Value, json};
+use zkppd_testkit::http::{exchange as raw, get, post};
+use zkppd_testkit::process::{Process, Spawn, command};
+use zkppd_testkit::{ADMIN, Reply, TestResult, TestServer, signup_body};
 
-fn get(addr: SocketAddr, path: &str, headers: &[(&str, &str)]) -> common::Reply {
-    let mut req = format!("GET {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n");
-    for (k, v) in headers {
-        req.push_str(&format!("{k}: {v}\r\n"));
-    }
-    req.push_str("\r\n");
-    raw(addr, req.as_bytes())
-}
+use crate::BIN;
 
 #[test]
 fn healthz_is_200_while_the_database_answers_and_503_when_it_stalls() -> TestResult {
+    let _serial = zkppd_testkit::serial::timed();
     let s = TestServer::start();
     let r = get(s.addr, "/healthz", &[]);
     assert_eq!(r.status, 200);
@@ -324,7 +316,7 @@ fn metrics_parse_as_prometheus_text_and_move_after_requests() -> TestResult {
 
 const ORIGIN: &str = "https://app.example.com";
 
-fn preflight(s: &TestServer, path: &str, origin: &str, method: &str) -> common::Reply {
+fn preflight(s: &TestServer, path: &str, origin: &str, method: &str) -> Reply {
     s.request(
         "OPTIONS",
         path,
@@ -429,136 +421,35 @@ fn cors_preflight_and_headers_only_with_the_flag() -> TestResult {
     Ok(())
 }
 
-/// The binary, with no `ZKPPD_*` or `NOTIFY_SOCKET` from the caller.
-fn zkppd(args: &[&str]) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_zkppd"));
-    for (key, _) in std::env::vars_os() {
-        let k = key.to_string_lossy();
-        if k.starts_with("ZKPPD_") || k == "NOTIFY_SOCKET" || k == "RUST_LOG" {
-            cmd.env_remove(key);
-        }
-    }
-    cmd.args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped());
-    cmd
-}
-
-/// A running binary whose log lines are read by a thread.
-struct Running {
-    child: Child,
-    lines: std::sync::mpsc::Receiver<String>,
-    seen: Vec<String>,
-}
-
-impl Running {
-    fn start(mut cmd: Command) -> std::io::Result<Running> {
-        let mut child = cmd.spawn()?;
-        let stderr = child.stderr.take().expect("piped stderr");
-        let (tx, lines) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        Ok(Running {
-            child,
-            lines,
-            seen: Vec::new(),
-        })
-    }
-
-    /// Waits for a line containing `needle` and returns it.
-    fn wait_for(&mut self, needle: &str) -> String {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.lines.recv_timeout(left) {
-                Ok(line) => {
-                    self.seen.push(line.clone());
-                    if line.contains(needle) {
-                        return line;
-                    }
-                }
-                Err(_) => panic!("no log line with {needle:?}; saw {:#?}", self.seen),
-            }
-        }
-    }
-
-    /// SIGTERM, wait for a clean exit, and return every log line.
-    fn stop(mut self) -> Vec<String> {
-        let pid = self.child.id().to_string();
-        let _ = Command::new("kill").args(["-TERM", &pid]).status();
-        let status = self.child.wait().expect("wait");
-        assert!(status.success(), "exit {status:?}; log {:#?}", self.seen);
-        let rest: Vec<String> = self.lines.try_iter().collect();
-        self.seen.extend(rest);
-        std::mem::take(&mut self.seen)
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// The address in a `… on ADDR` / `http://ADDR/metrics` log message.
-fn address_in(line: &str, marker: &str) -> SocketAddr {
-    let v: Value = serde_json::from_str(line).expect("JSON line");
-    let msg = v["message"].as_str().expect("message");
-    let at = msg.split(marker).nth(1).expect("marker");
-    at.split(['/', ' ', '"'])
-        .find(|p| !p.is_empty())
-        .and_then(|p| p.parse().ok())
-        .unwrap_or_else(|| panic!("no address in {msg:?}"))
+/// SIGTERM, a clean exit, and every log line.
+fn stop(mut run: Process) -> Vec<String> {
+    let status = run.terminate(Duration::from_secs(30));
+    assert!(status.success(), "exit {status:?}; log:\n{}", run.log());
+    run.lines()
 }
 
 #[test]
 fn json_logs_have_one_object_per_line_with_access_lines_and_no_secrets() -> TestResult {
     let dir = tempfile::tempdir()?;
-    let token_file = dir.path().join("admin-token");
-    std::fs::write(&token_file, format!("{ADMIN}\n"))?;
+    let token_file = zkppd_testkit::admin_token_file(dir.path());
     let db = dir.path().join("zkppd.db");
-    let mut run = Running::start(zkppd(&[
-        "--db",
-        &db.display().to_string(),
-        "--listen",
-        "127.0.0.1:0",
-        "--metrics-listen",
-        "127.0.0.1:0",
-        "--admin-token-file",
-        &token_file.display().to_string(),
-        "--log-format",
-        "json",
-    ]))?;
-    let metrics_line = run.wait_for("metrics on");
-    let metrics = address_in(&metrics_line, "http://");
-    let listening = run.wait_for("listening on");
-    let api = address_in(&listening, "listening on ");
+    let mut run = Spawn::server(BIN, &db, &token_file)
+        .args(["--metrics-listen", "127.0.0.1:0", "--log-format", "json"])
+        .spawn()?;
+    // The metrics listener is announced first, then the API's.
+    let metrics = run.wait_addr("metrics on http://");
+    let api = run.wait_addr("listening on ");
 
     let profile_token = "secret-profile-token-1";
     let signup_token = "secret-signup-token-1";
     let fill = |bucket: &str, token: &str| {
-        let body = json!({"bucket": bucket, "tokens": [token]}).to_string();
-        let req = format!(
-            "POST /v1/bucket/fill HTTP/1.1\r\nHost: t\r\nConnection: close\r\nAuthorization: Bearer {ADMIN}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-            body.len()
-        );
-        raw(api, req.as_bytes())
+        let body = json!({"bucket": bucket, "tokens": [token]});
+        post(api, "/v1/bucket/fill", &body, Some(ADMIN))
     };
     assert_eq!(fill("profile", profile_token).status, 200);
     assert_eq!(fill("signup", signup_token).status, 200);
-    let body = signup_body("log-profile", profile_token).to_string();
-    let req = format!(
-        "POST /v1/signup HTTP/1.1\r\nHost: t\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    );
-    let r = raw(api, req.as_bytes());
+    let body = signup_body("log-profile", profile_token);
+    let r = post(api, "/v1/signup", &body, None);
     assert_eq!(r.status, 200);
     let request_id = r.header("x-request-id").expect("x-request-id").to_owned();
     assert_eq!(get(api, "/healthz", &[]).status, 200);
@@ -571,7 +462,7 @@ fn json_logs_have_one_object_per_line_with_access_lines_and_no_secrets() -> Test
         ) >= 1.0
     );
     run.wait_for("/healthz");
-    let lines = run.stop();
+    let lines = stop(run);
 
     let mut access = Vec::new();
     for line in &lines {
@@ -601,8 +492,8 @@ fn json_logs_have_one_object_per_line_with_access_lines_and_no_secrets() -> Test
         ADMIN,
         profile_token,
         signup_token,
-        &common::some_salt(),
-        &common::some_verifier(),
+        &zkppd_testkit::some_salt(),
+        &zkppd_testkit::some_verifier(),
         "log-profile",
     ] {
         assert!(!text.contains(secret), "log shows {secret:?}:\n{text}");
@@ -612,22 +503,17 @@ fn json_logs_have_one_object_per_line_with_access_lines_and_no_secrets() -> Test
 
 #[test]
 fn text_logs_stay_readable_with_an_access_line() -> TestResult {
-    let mut run = Running::start(zkppd(&["--temp-db", "--listen", "127.0.0.1:0"]))?;
-    let listening = run.wait_for("listening on");
-    let addr: SocketAddr = listening
-        .split("listening on ")
-        .nth(1)
-        .and_then(|rest| rest.split_whitespace().next())
-        .and_then(|a| a.parse().ok())
-        .unwrap_or_else(|| panic!("no address in {listening:?}"));
-    assert_eq!(get(addr, "/healthz", &[]).status, 200);
+    let mut run = Spawn::new(BIN)
+        .args(["--temp-db", "--listen", "127.0.0.1:0"])
+        .start();
+    assert_eq!(get(run.addr(), "/healthz", &[]).status, 200);
     let line = run.wait_for("zkppd::access");
     assert!(
         !line.starts_with('{') && line.contains("INFO") && line.contains("/healthz"),
         "{line}"
     );
     assert!(line.contains("status=200"), "{line}");
-    run.stop();
+    stop(run);
     Ok(())
 }
 
@@ -637,24 +523,19 @@ fn the_server_tells_systemd_it_is_ready_and_stopping() -> TestResult {
     let socket_path = dir.path().join("notify.sock");
     let socket = UnixDatagram::bind(&socket_path)?;
     socket.set_read_timeout(Some(Duration::from_secs(30)))?;
-    let mut cmd = zkppd(&["--temp-db", "--listen", "127.0.0.1:0"]);
-    cmd.env("NOTIFY_SOCKET", &socket_path);
-    let mut run = Running::start(cmd)?;
+    let mut run = Spawn::new(BIN)
+        .args(["--temp-db", "--listen", "127.0.0.1:0"])
+        .env("NOTIFY_SOCKET", &socket_path)
+        .spawn()?;
 
     let mut buf = [0u8; 256];
     let n = socket.recv(&mut buf)?;
     assert_eq!(&buf[..n], b"READY=1");
     // Ready means serving: the port is bound before READY=1 is sent.
-    let listening = run.wait_for("listening on");
-    let addr: SocketAddr = listening
-        .split("listening on ")
-        .nth(1)
-        .and_then(|rest| rest.split_whitespace().next())
-        .and_then(|a| a.parse().ok())
-        .unwrap_or_else(|| panic!("no address in {listening:?}"));
+    let addr = run.wait_listening(Duration::from_secs(30));
     assert_eq!(get(addr, "/healthz", &[]).status, 200);
 
-    run.stop();
+    stop(run);
     let n = socket.recv(&mut buf)?;
     assert_eq!(&buf[..n], b"STOPPING=1");
     Ok(())
@@ -664,18 +545,21 @@ fn the_server_tells_systemd_it_is_ready_and_stopping() -> TestResult {
 fn metrics_listen_in_use_fails_start_up() -> TestResult {
     let taken = std::net::TcpListener::bind("127.0.0.1:0")?;
     let addr = taken.local_addr()?.to_string();
-    let out = zkppd(&[
-        "--temp-db",
-        "--listen",
-        "127.0.0.1:0",
-        "--metrics-listen",
-        &addr,
-    ])
-    .output()?;
+    let out = command(BIN)
+        .args([
+            "--temp-db",
+            "--listen",
+            "127.0.0.1:0",
+            "--metrics-listen",
+            &addr,
+        ])
+        .output()?;
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("for metrics"), "{err}");
-    let out = zkppd(&["--temp-db", "--cors-origin", "https://a.example/path"]).output()?;
+    let out = command(BIN)
+        .args(["--temp-db", "--cors-origin", "https://a.example/path"])
+        .output()?;
     assert_eq!(out.status.code(), Some(2));
     Ok(())
 }

@@ -12,23 +12,17 @@
 //! with its outcome, the peer address and — for profile operations — a
 //! short keyed reference, never the raw profile id.
 
-mod common;
-
-use std::io::{BufRead, BufReader};
+use std::convert::Infallible;
 use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex, mpsc};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use common::{Account, Reply, TestResult};
 use serde_json::{Value, json};
+use zkppd_testkit::{Account, Process, Reply, Spawn, TestResult};
 
-/// A running `zkppd` whose stderr is collected line by line.
+/// A running `zkppd` whose stderr the kit collects line by line, and the
+/// directory of its database and admin token file.
 struct Zkppd {
-    child: Child,
-    addr: SocketAddr,
-    lines: Arc<Mutex<Vec<String>>>,
-    reader: Option<std::thread::JoinHandle<()>>,
+    process: Process,
     _dir: tempfile::TempDir,
 }
 
@@ -37,80 +31,18 @@ impl Zkppd {
         let dir = tempfile::tempdir()?;
         let token_file = dir.path().join("admin-token");
         std::fs::write(&token_file, format!("{admin_token}\n"))?;
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_zkppd"));
-        for (k, _) in std::env::vars() {
-            if k.starts_with("ZKPPD_") {
-                cmd.env_remove(k);
-            }
-        }
-        let mut child = cmd
-            .env_remove("RUST_LOG")
+        let process = Spawn::server(crate::BIN, &dir.path().join("zkppd.db"), &token_file)
             .env("NO_COLOR", "1")
-            .arg("--listen=127.0.0.1:0")
-            .arg("--db")
-            .arg(dir.path().join("zkppd.db"))
-            .arg("--admin-token-file")
-            .arg(&token_file)
             .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()?;
-        let stderr = child.stderr.take().expect("piped stderr");
-        let lines = Arc::new(Mutex::new(Vec::new()));
-        let (addr_tx, addr_rx) = mpsc::channel();
-        let sink = lines.clone();
-        let reader = std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines() {
-                let Ok(line) = line else { break };
-                if let Some(rest) = line.split("listening on ").nth(1) {
-                    let addr: String = rest
-                        .chars()
-                        .take_while(|c| c.is_ascii_digit() || *c == '.' || *c == ':')
-                        .collect();
-                    let _ = addr_tx.send(addr);
-                }
-                sink.lock().unwrap().push(line);
-            }
-        });
-        let mut server = Zkppd {
-            child,
-            addr: "127.0.0.1:0".parse()?,
-            lines,
-            reader: Some(reader),
-            _dir: dir,
-        };
-        let addr = addr_rx
-            .recv_timeout(Duration::from_secs(30))
-            .map_err(|_| format!("no `listening on` line: {:#?}", server.lines()))?;
-        server.addr = addr.parse()?;
-        Ok(server)
-    }
-
-    fn lines(&self) -> Vec<String> {
-        self.lines.lock().unwrap().clone()
+            .start();
+        Ok(Zkppd { process, _dir: dir })
     }
 
     /// SIGTERM, a clean exit, and every line the process wrote.
     fn stop(mut self) -> Result<Vec<String>, Box<dyn std::error::Error>> {
-        Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status()?;
-        let started = Instant::now();
-        let status = loop {
-            if let Some(status) = self.child.try_wait()? {
-                break status;
-            }
-            if started.elapsed() > Duration::from_secs(20) {
-                return Err("zkppd did not exit after SIGTERM".into());
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        };
+        let status = self.process.terminate(Duration::from_secs(20));
         assert!(status.success(), "exit status {status:?}");
-        if let Some(reader) = self.reader.take() {
-            reader.join().expect("stderr reader");
-        }
-        Ok(self.lines())
+        Ok(self.process.lines())
     }
 
     fn post(&self, path: &str, body: &Value) -> Reply {
@@ -118,24 +50,7 @@ impl Zkppd {
     }
 
     fn post_as(&self, path: &str, body: &Value, bearer: Option<&str>) -> Reply {
-        let body = body.to_string();
-        let auth = bearer
-            .map(|t| format!("Authorization: Bearer {t}\r\n"))
-            .unwrap_or_default();
-        let req = format!(
-            "POST {path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\nContent-Type: application/json\r\n{auth}Content-Length: {}\r\n\r\n{body}",
-            body.len()
-        );
-        common::raw(self.addr, req.as_bytes())
-    }
-}
-
-impl Drop for Zkppd {
-    fn drop(&mut self) {
-        if self.child.try_wait().ok().flatten().is_none() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
+        zkppd_testkit::http::post(self.process.addr(), path, body, bearer)
     }
 }
 
@@ -210,27 +125,15 @@ fn drive(z: &Zkppd, admin: &str) -> Run {
 
     // A sign-in with the right password; both steps' values are secrets.
     let sign_in = |password: &str, secrets: &mut Vec<(&'static str, String)>| {
-        let eph = zkppd_srp::client::generate_ephemeral();
-        secrets.push(("A", eph.public.clone()));
-        let step1 = z.post(
-            "/v1/signin",
-            &json!({"profile_id": account.id, "key": eph.public}),
-        );
-        assert_eq!(step1.status, 200);
-        let b = step1.json()["key"].as_str().unwrap().to_owned();
-        secrets.push(("B", b.clone()));
-        let x = zkppd_srp::client::derive_private_key(&account.salt, &account.id, password);
-        let session =
-            zkppd_srp::client::derive_session(&eph, &b, &account.salt, &account.id, &x).unwrap();
-        secrets.push(("M1", session.proof.clone()));
-        let step2 = z.post(
-            "/v1/signin/verify",
-            &json!({"profile_id": account.id, "key": session.proof}),
-        );
-        if step2.status == 200 {
-            secrets.push(("M2", step2.json()["proof"].as_str().unwrap().to_owned()));
-        }
-        step2
+        let post = |path: &str, body: &Value| Ok::<_, Infallible>(z.post(path, body));
+        let Ok(done) = zkppd_testkit::sign_in(post, &account.id, password);
+        assert_eq!(done.step1.status, 200);
+        assert_eq!(done.step1.json()["salt"], json!(account.salt));
+        secrets.push(("A", done.a));
+        secrets.push(("B", done.b));
+        secrets.push(("M1", done.m1));
+        secrets.extend(done.m2.map(|m2| ("M2", m2)));
+        done.step2
     };
     let ok = sign_in(&account.password, &mut secrets);
     assert_eq!(ok.status, 200);

@@ -1,26 +1,20 @@
 //! The admin subcommands, run as the real binary against real database
 //! files, some of them while a server serves the same file.
 
-mod common;
-
 use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
-use common::{TestResult, TestServer, signup_body, some_salt, some_verifier};
 use serde_json::json;
+use zkppd_testkit::db::open as sqlite;
+use zkppd_testkit::{Account, TestResult, TestServer, signup_body, some_salt, some_verifier};
 
-/// The binary with no `ZKPPD_*` variable inherited from the caller.
+/// The binary with nothing inherited that could change it.
 fn zkppd(args: &[&str]) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_zkppd"));
-    for (key, _) in std::env::vars_os() {
-        if key.to_string_lossy().starts_with("ZKPPD_") {
-            cmd.env_remove(key);
-        }
-    }
-    cmd.args(args).stdin(Stdio::null());
+    let mut cmd = zkppd_testkit::process::command(crate::BIN);
+    cmd.args(args);
     cmd
 }
 
@@ -92,17 +86,8 @@ fn db_arg(path: &Path) -> String {
     path.display().to_string()
 }
 
-fn sqlite(path: &Path) -> rusqlite::Connection {
-    let c = rusqlite::Connection::open(path).expect("open");
-    c.busy_timeout(std::time::Duration::from_secs(5))
-        .expect("busy timeout");
-    c
-}
-
 fn count(path: &Path, sql: &str) -> i64 {
-    sqlite(path)
-        .query_row(sql, [], |r| r.get(0))
-        .expect("count")
+    zkppd_testkit::db::count(&sqlite(path), sql)
 }
 
 #[test]
@@ -228,8 +213,23 @@ fn check_reports_integrity_and_version_and_refuses_other_files() -> TestResult {
     let o = run(&["check", "--db", &db])?;
     assert_ok(&o);
     assert_eq!(field(&o, "integrity").as_deref(), Some("ok"));
-    assert_eq!(number(&o, "schema_version"), 1);
+    assert_eq!(number(&o, "schema_version"), 2);
     assert_eq!(number(&o, "profiles"), 0);
+
+    // A file of schema 1 (before the lockout table) is migrated in place,
+    // its data kept.
+    let old = dir.path().join("v1.db");
+    std::fs::copy(&path, &old)?;
+    sqlite(&old).execute_batch("DROP TABLE lockouts; PRAGMA user_version = 1;")?;
+    let o = run(&["check", "--db", &db_arg(&old)])?;
+    assert_ok(&o);
+    assert_eq!(number(&o, "schema_version"), 2);
+    let o = run(&["bucket", "count", "--db", &db_arg(&old)])?;
+    assert_eq!(number(&o, "signup"), 1);
+    assert_eq!(
+        sqlite(&old).query_row("SELECT count(*) FROM lockouts", [], |r| r.get::<_, i64>(0))?,
+        0
+    );
 
     let other = dir.path().join("other.db");
     sqlite(&other).execute_batch("CREATE TABLE t (x); INSERT INTO t VALUES (1);")?;
@@ -250,56 +250,26 @@ fn check_reports_integrity_and_version_and_refuses_other_files() -> TestResult {
     Ok(())
 }
 
-/// Sessions written as the server writes them, for a profile `id`.
-fn add_session(path: &Path, id: &str, token: &str) -> TestResult {
-    use zkppd_core::store::{SqliteStore, Store};
-    let store = SqliteStore::open(Some(path))?;
-    let expires_ms = zkppd_core::now_ms() + 3_600_000;
-    let session = zkppd_core::store::Session {
-        profile_id: id.to_owned(),
-        expiry: zkppd_core::format_expiry(expires_ms),
-        expires_ms,
-    };
-    let hash = zkppd_core::session_token_hash(token);
-    store.create_session(&hash, &session, zkppd_core::now_ms(), 16)?;
-    Ok(())
-}
-
-fn jwt_of(path: &Path, token: &str) -> serde_json::Value {
-    use zkppd_core::store::{SqliteStore, Store};
-    let hash = zkppd_core::session_token_hash(token);
-    let s = SqliteStore::open(Some(path))
-        .expect("open")
-        .session(&hash)
-        .expect("read session")
-        .expect("session exists");
-    json!({"jwt": {"profile_id": s.profile_id, "auth_token": token, "auth_expiry": s.expiry}})
-}
-
 #[test]
 fn session_revoke_and_profile_delete_take_effect_on_a_running_server() -> TestResult {
     let s = TestServer::start();
-    let tokens = s.fill_both("rv", 2);
-    assert_eq!(
-        s.post("/v1/signup", &signup_body("alice", &tokens[0]))
-            .status,
-        200
-    );
-    assert_eq!(
-        s.post("/v1/signup", &signup_body("bob", &tokens[1])).status,
-        200
-    );
+    let alice = Account::new("alice", "alice's password");
+    let bob = Account::new("bob", "bob's password");
+    s.sign_up(&alice);
+    s.sign_up(&bob);
     let path = s.db_path();
     let db = db_arg(&path);
-    add_session(&path, "alice", "alice-phone")?;
-    add_session(&path, "alice", "alice-laptop")?;
-    add_session(&path, "bob", "bob-phone")?;
-    for t in ["alice-phone", "alice-laptop", "bob-phone"] {
-        assert_eq!(s.post("/v1/verify", &jwt_of(&path, t)).status, 200, "{t}");
+    // Sessions as the server hands them out: two for alice, one for bob.
+    let alice_phone = json!({"jwt": s.session_for(&alice)});
+    let alice_laptop = json!({"jwt": s.session_for(&alice)});
+    let bob_phone = json!({"jwt": s.session_for(&bob)});
+    for (t, jwt) in [
+        ("alice-phone", &alice_phone),
+        ("alice-laptop", &alice_laptop),
+        ("bob-phone", &bob_phone),
+    ] {
+        assert_eq!(s.post("/v1/verify", jwt).status, 200, "{t}");
     }
-    let alice_phone = jwt_of(&path, "alice-phone");
-    let alice_laptop = jwt_of(&path, "alice-laptop");
-    let bob_phone = jwt_of(&path, "bob-phone");
 
     let o = run(&["session", "revoke", "--profile", "alice", "--db", &db])?;
     assert_ok(&o);

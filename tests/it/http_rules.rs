@@ -1,10 +1,8 @@
 //! SPEC §1: the wire rules every route shares, sent as real requests to a
 //! real server.
 
-mod common;
-
-use common::{ADMIN, TestResult, TestServer, signup_body};
 use serde_json::json;
+use zkppd_testkit::{ADMIN, Http, TestResult, TestServer, signup_body};
 
 const ROUTES: [&str; 6] = [
     "/v1/bucket/fill",
@@ -257,22 +255,14 @@ fn profile_id_rule_holds_on_every_route() -> TestResult {
 
 #[test]
 fn keep_alive_serves_several_requests() -> TestResult {
-    use std::io::{Read, Write};
     let s = TestServer::start();
-    let mut stream = std::net::TcpStream::connect(s.addr)?;
+    let mut http = Http::new(s.addr);
     let body = b"{\"jwt\":{\"profile_id\":\"a\",\"auth_token\":\"t\",\"auth_expiry\":\"e\"}}";
-    let req = format!(
-        "POST /v1/verify HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
-        body.len()
-    );
     for _ in 0..3 {
-        stream.write_all(req.as_bytes())?;
-        stream.write_all(body)?;
-        let mut buf = [0u8; 4096];
-        let n = stream.read(&mut buf)?;
-        let text = String::from_utf8_lossy(&buf[..n]);
-        assert!(text.starts_with("HTTP/1.1 400"), "{text}");
-        assert!(text.contains("Invalid token"));
+        http.request("POST", "/v1/verify", body, None)?
+            .assert_error(400, "Invalid token");
     }
+    // All three answers came over the first connection.
+    assert_eq!(http.connections(), 1);
     Ok(())
 }

@@ -1,12 +1,10 @@
 //! SPEC §2–3: the SRP sign-in, sessions, verify and sign-out, over real
 //! HTTP against a real file, with the client math of the original library.
 
-mod common;
-
 use std::time::Duration;
 
-use common::{Account, TestResult, TestServer};
 use serde_json::{Value, json};
+use zkppd_testkit::{Account, Reply, TestResult, TestServer};
 
 const N_HEX: &str = "ac6bdb41324a9a9bf166de5e1389582faf72b6651987ee07fc3192943db56050a37329cbb4a099ed8193e0757767a13dd52312ab4b03310dcd7f48a9da04fd50e8083969edb767b0cf6095179a163ab3661a05fbd5faaae82918a9962f0b93b855f97993ec975eeaa80d740adbf4ff747359d041d5c33ea71d281e446b14773bca97b43a23fb801676bd207a436c6481f1d2b9078717461a5b9d32e688f87748544523b524b0d57d5ea77a2775d2ecfa032cfbdbf52fb3786160279004e57ae6af874e7303ce53299ccc041c7bc308d82a5698f3a8d0c38271ae35f8e9dbfbb694b5c803d89f7ae435de236d525f54759b65e372fcd68ef20fa7111f9e4aff73";
 
@@ -16,11 +14,11 @@ fn is_lower_hex(s: &str, len: usize) -> bool {
             .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
-fn verify(s: &TestServer, jwt: &Value) -> common::Reply {
+fn verify(s: &TestServer, jwt: &Value) -> Reply {
     s.post("/v1/verify", &json!({"jwt": jwt}))
 }
 
-fn signout(s: &TestServer, jwt: &Value) -> common::Reply {
+fn signout(s: &TestServer, jwt: &Value) -> Reply {
     s.post("/v1/signout", &json!({"jwt": jwt}))
 }
 
@@ -54,7 +52,14 @@ fn full_sign_in_issues_a_session_that_verifies() -> TestResult {
     assert!(
         expiry.ends_with('Z') && expiry.as_bytes()[10] == b'T' && expiry.as_bytes()[19] == b'.'
     );
-    let expected = zkppd_core::format_expiry(zkppd_core::now_ms() + 3_600_000);
+    // SQLite's clock formats now + 1 h the same way (the server's own
+    // formatter is not the oracle).
+    let expected: String = rusqlite::Connection::open_in_memory()?.query_row(
+        "SELECT strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '+1 hour')",
+        [],
+        |r| r.get(0),
+    )?;
+    assert_eq!(expected.len(), 24, "{expected}");
     assert_eq!(
         &expiry[..16],
         &expected[..16],
@@ -300,6 +305,7 @@ fn a_handshake_is_single_use_and_replaced_by_a_new_step_one() -> TestResult {
 
 #[test]
 fn handshakes_expire() -> TestResult {
+    let _serial = zkppd_testkit::serial::timed();
     let s = TestServer::with(|st| st.handshake_ttl = Duration::from_secs(1));
     let acc = Account::new("slow", "pw");
     s.sign_up(&acc);
@@ -331,6 +337,7 @@ fn handshakes_expire() -> TestResult {
 
 #[test]
 fn sessions_expire() -> TestResult {
+    let _serial = zkppd_testkit::serial::timed();
     let s = TestServer::with(|st| st.session_ttl = Duration::from_secs(1));
     let acc = Account::new("brief", "pw");
     s.sign_up(&acc);
@@ -433,6 +440,7 @@ fn a_session_revoked_by_another_process_is_invalid_at_once() -> TestResult {
 
 #[test]
 fn lockout_after_five_failures_doubles_and_resets_on_success() -> TestResult {
+    let _serial = zkppd_testkit::serial::timed();
     let s = TestServer::start();
     let acc = Account::new("target", "right");
     s.sign_up(&acc);

@@ -5,14 +5,14 @@
 //! nothing half done, the file must stay sound, and once the limit is
 //! lifted sign-ups must work again without a restart.
 
-mod procs;
-
 use std::collections::HashSet;
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use procs::{Http, Reply, Server};
+use zkppd_testkit::{ADMIN, Account, Failure, Http, Process, Reply, Spawn, db};
+
+use crate::BIN;
 
 const FILLED: usize = 400;
 
@@ -57,8 +57,13 @@ fn file_len(path: &Path) -> u64 {
     std::fs::metadata(path).map_or(0, |m| m.len())
 }
 
-fn sign_up(server: &mut Server, http: &mut Http, i: usize) -> Reply {
-    let body = procs::signup_body(&id(i), &password(i), &profile_token(i));
+/// A sign-up body with the verifier of profile `i`'s password.
+fn signup_body(i: usize) -> serde_json::Value {
+    Account::new(&id(i), &password(i)).signup_body(&profile_token(i))
+}
+
+fn sign_up(server: &mut Process, http: &mut Http, i: usize) -> Reply {
+    let body = signup_body(i);
     match http.post("/v1/signup", &body) {
         Ok(r) => r,
         Err(f) => {
@@ -106,7 +111,7 @@ impl Tally {
                 "sign-up {i} under a write fault answered {} {:?} {} \
                  (want 503 Service unavailable with Retry-After, or 500 Internal error)",
                 r.status,
-                r.retry_after,
+                r.header("retry-after"),
                 r.text()
             );
             self.statuses.push(r.status);
@@ -117,7 +122,7 @@ impl Tally {
 
 /// The documented answers to a database fault.
 fn is_fault_answer(r: &Reply) -> bool {
-    (r.is_error(503, "Service unavailable") && r.retry_after.is_some())
+    (r.is_error(503, "Service unavailable") && r.header("retry-after").is_some())
         || r.is_error(500, "Internal error")
 }
 
@@ -125,20 +130,20 @@ fn is_fault_answer(r: &Reply) -> bool {
 /// `stored` and nothing else, one consumed profile token per profile, one
 /// signup token gone per profile.
 fn assert_consistent(db: &Path, stored: &HashSet<String>, handed_out: &HashSet<String>) {
-    let conn = procs::sqlite(db);
-    let profiles: HashSet<String> = procs::strings(&conn, "SELECT id FROM profiles")
+    let conn = db::open(db);
+    let profiles: HashSet<String> = db::strings(&conn, "SELECT id FROM profiles")
         .into_iter()
         .collect();
     assert_eq!(&profiles, stored, "profiles in the file");
-    let used = procs::count(&conn, "SELECT count(*) FROM profile_tokens WHERE used = 1");
-    let rows = procs::count(&conn, "SELECT count(*) FROM profile_tokens");
+    let used = db::count(&conn, "SELECT count(*) FROM profile_tokens WHERE used = 1");
+    let rows = db::count(&conn, "SELECT count(*) FROM profile_tokens");
     assert_eq!(rows as usize, FILLED, "profile tokens lost");
     assert_eq!(
         used as usize,
         profiles.len(),
         "used profile tokens ≠ profiles"
     );
-    let bucket: HashSet<String> = procs::strings(&conn, "SELECT token FROM signup_tokens")
+    let bucket: HashSet<String> = db::strings(&conn, "SELECT token FROM signup_tokens")
         .into_iter()
         .collect();
     assert_eq!(
@@ -150,7 +155,7 @@ fn assert_consistent(db: &Path, stored: &HashSet<String>, handed_out: &HashSet<S
 }
 
 /// Eight clients at once, three sign-ups each from index `first`.
-fn burst(addr: std::net::SocketAddr, first: usize) -> Vec<(usize, Result<Reply, procs::Failure>)> {
+fn burst(addr: std::net::SocketAddr, first: usize) -> Vec<(usize, Result<Reply, Failure>)> {
     std::thread::scope(|s| {
         let handles: Vec<_> = (0..8)
             .map(|t| {
@@ -159,8 +164,7 @@ fn burst(addr: std::net::SocketAddr, first: usize) -> Vec<(usize, Result<Reply, 
                     (0..3)
                         .map(|k| {
                             let i = first + t * 3 + k;
-                            let body = procs::signup_body(&id(i), &password(i), &profile_token(i));
-                            (i, http.post("/v1/signup", &body))
+                            (i, http.post("/v1/signup", &signup_body(i)))
                         })
                         .collect::<Vec<_>>()
                 })
@@ -181,10 +185,10 @@ fn write_faults_fail_cleanly_and_clear_without_a_restart() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("z.db");
     let wal = dir.path().join("z.db-wal");
-    let admin = procs::admin_token_file(dir.path());
-    let mut server = Server::start(&db, &admin, &[]);
+    let admin = zkppd_testkit::admin_token_file(dir.path());
+    let mut server = Spawn::server(BIN, &db, &admin).start();
     let pid = server.pid();
-    let addr = server.addr;
+    let addr = server.addr();
     let mut http = Http::new(addr);
     http.fill_both(FILLED, profile_token, signup_token);
 
@@ -231,12 +235,7 @@ fn write_faults_fail_cleanly_and_clear_without_a_restart() {
     let extra: Vec<String> = (0..50).map(|i| format!("fault-extra-{i}")).collect();
     let body = serde_json::json!({"bucket": "profile", "tokens": extra}).to_string();
     let r = http
-        .request(
-            "POST",
-            "/v1/bucket/fill",
-            body.as_bytes(),
-            Some(procs::ADMIN),
-        )
+        .request("POST", "/v1/bucket/fill", body.as_bytes(), Some(ADMIN))
         .expect("fill under the fault: no answer");
     assert!(
         is_fault_answer(&r),
@@ -264,11 +263,11 @@ fn write_faults_fail_cleanly_and_clear_without_a_restart() {
     // every failure left both buckets as they were; the file is sound.
     assert_consistent(&db, &stored, &handed_out);
     assert_eq!(
-        procs::count(&procs::sqlite(&db), "SELECT count(*) FROM sessions"),
+        db::count(&db::open(&db), "SELECT count(*) FROM sessions"),
         0,
         "a session was stored by a failed sign-in"
     );
-    procs::assert_integrity(&db);
+    db::assert_integrity(&db);
     // Reads keep working during the fault.
     let left = (FILLED - stored.len()) as i64;
     assert_eq!(http.bucket_counts(), (left, left));
@@ -294,7 +293,7 @@ fn write_faults_fail_cleanly_and_clear_without_a_restart() {
     }
     assert!(tally.fitted > 0, "no sign-up fitted in 64 KiB of WAL");
     assert_consistent(&db, &stored, &handed_out);
-    procs::assert_integrity(&db);
+    db::assert_integrity(&db);
 
     // Lift the limit: the failed sign-ups now succeed, no restart.
     prlimit(pid, "unlimited");
@@ -322,12 +321,12 @@ fn write_faults_fail_cleanly_and_clear_without_a_restart() {
         }
     }
     assert_eq!(
-        procs::count(&procs::sqlite(&db), "SELECT count(*) FROM sessions"),
+        db::count(&db::open(&db), "SELECT count(*) FROM sessions"),
         sessions
     );
     let status = server.terminate(Duration::from_secs(15));
     assert!(status.success(), "exit after SIGTERM: {status:?}");
-    procs::assert_integrity(&db);
+    db::assert_integrity(&db);
     assert_consistent(&db, &stored, &handed_out);
     let count = |status| tally.statuses.iter().filter(|&&s| s == status).count();
     eprintln!(

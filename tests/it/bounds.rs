@@ -10,17 +10,20 @@
 //! client threads over keep-alive connections so that the pool never waits
 //! for a client.
 
-mod common;
-
 use std::collections::HashSet;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpStream};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use common::{Account, TestResult, TestServer};
-use serde_json::{Value, json};
+use serde_json::json;
+use zkppd_testkit::{Account, Http, TestResult, TestServer};
+
+/// Step-1 calls with fresh random ids, and as many failed proofs.
+const CALLS: usize = 5_000;
+const THREADS: usize = 8;
+const _: () = assert!(CALLS.is_multiple_of(THREADS));
+const MAX_HANDSHAKES: usize = 64;
+const MAX_LOCKOUTS: usize = 128;
 
 /// Seconds a step 1 for `id` is refused with 429 (0 when it is answered).
 fn locked_for(s: &TestServer, id: &str) -> u64 {
@@ -35,64 +38,9 @@ fn locked_for(s: &TestServer, id: &str) -> u64 {
     }
 }
 
-/// Step-1 calls with fresh random ids, and as many failed proofs.
-const CALLS: usize = 5_000;
-const THREADS: usize = 8;
-const _: () = assert!(CALLS.is_multiple_of(THREADS));
-const MAX_HANDSHAKES: usize = 64;
-const MAX_LOCKOUTS: usize = 128;
-
-/// A keep-alive HTTP/1.1 connection: many requests, one TCP handshake.
-struct Conn {
-    reader: BufReader<TcpStream>,
-}
-
-impl Conn {
-    fn open(addr: SocketAddr) -> std::io::Result<Conn> {
-        let stream = TcpStream::connect(addr)?;
-        stream.set_nodelay(true)?;
-        stream.set_read_timeout(Some(Duration::from_secs(60)))?;
-        Ok(Conn {
-            reader: BufReader::new(stream),
-        })
-    }
-
-    /// POSTs JSON; returns the status and the parsed body.
-    fn post(&mut self, path: &str, body: &Value) -> std::io::Result<(u16, Value)> {
-        let body = body.to_string();
-        let head = format!(
-            "POST {path} HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
-            body.len()
-        );
-        let stream = self.reader.get_mut();
-        stream.write_all(head.as_bytes())?;
-        stream.write_all(body.as_bytes())?;
-
-        let mut line = String::new();
-        self.reader.read_line(&mut line)?;
-        let status: u16 = line
-            .split(' ')
-            .nth(1)
-            .and_then(|s| s.parse().ok())
-            .ok_or_else(|| std::io::Error::other(format!("bad status line {line:?}")))?;
-        let mut length = 0usize;
-        loop {
-            line.clear();
-            self.reader.read_line(&mut line)?;
-            if line == "\r\n" || line.is_empty() {
-                break;
-            }
-            if let Some((k, v)) = line.split_once(':')
-                && k.eq_ignore_ascii_case("content-length")
-            {
-                length = v.trim().parse().map_err(std::io::Error::other)?;
-            }
-        }
-        let mut buf = vec![0u8; length];
-        self.reader.read_exact(&mut buf)?;
-        let value = serde_json::from_slice(&buf).map_err(std::io::Error::other)?;
-        Ok((status, value))
-    }
+/// A keep-alive connection: many requests, one TCP handshake.
+fn conn(addr: std::net::SocketAddr) -> Http {
+    Http::new(addr).timeout(Duration::from_secs(60))
 }
 
 /// A UUID v4-looking id from the OS CSPRNG, as the original client makes.
@@ -114,6 +62,7 @@ fn random_id() -> String {
 
 #[test]
 fn a_sign_in_flood_stays_within_the_bounds_and_keeps_a_lock() -> TestResult {
+    let _serial = zkppd_testkit::serial::alone();
     let bounds = |st: &mut zkppd::config::Settings| {
         st.max_handshakes = MAX_HANDSHAKES;
         st.max_lockouts = MAX_LOCKOUTS;
@@ -184,14 +133,15 @@ fn a_sign_in_flood_stays_within_the_bounds_and_keeps_a_lock() -> TestResult {
                     (&step1_done, &step2_done, &unexpected, &seen_ids);
                 let (eph, addr) = (&eph, s.addr);
                 scope.spawn(move || -> std::io::Result<()> {
-                    let mut conn = Conn::open(addr)?;
+                    let mut conn = conn(addr);
                     for _ in 0..CALLS / THREADS {
                         let id = random_id();
                         seen_ids.lock().unwrap().insert(id.clone());
                         // Step 1 under a fresh id: an unknown profile gets a
                         // challenge like any other, and a handshake is kept.
-                        let (status, body) =
+                        let r =
                             conn.post("/v1/signin", &json!({"profile_id": id, "key": eph.public}))?;
+                        let (status, body) = (r.status, r.json());
                         step1_done.fetch_add(1, Ordering::Relaxed);
                         if status != 200 {
                             unexpected
@@ -200,10 +150,11 @@ fn a_sign_in_flood_stays_within_the_bounds_and_keeps_a_lock() -> TestResult {
                                 .push(format!("step 1: {status} {body}"));
                         }
                         // A wrong proof that consumes it: one more counter.
-                        let (status, body) = conn.post(
+                        let r = conn.post(
                             "/v1/signin/verify",
                             &json!({"profile_id": id, "key": "5a".repeat(32)}),
                         )?;
+                        let (status, body) = (r.status, r.json());
                         step2_done.fetch_add(1, Ordering::Relaxed);
                         if status != 401 {
                             unexpected
@@ -258,15 +209,16 @@ fn a_sign_in_flood_stays_within_the_bounds_and_keeps_a_lock() -> TestResult {
         for _ in 0..THREADS {
             let (addr, eph) = (s.addr, &eph);
             scope.spawn(move || {
-                let mut conn = Conn::open(addr).expect("connect");
+                let mut conn = conn(addr);
                 for _ in 0..MAX_HANDSHAKES {
-                    let (status, _) = conn
+                    let r = conn
                         .post(
                             "/v1/signin",
                             &json!({"profile_id": random_id(), "key": eph.public}),
                         )
                         .expect("step 1");
-                    assert_eq!(status, 200);
+                    assert_eq!(r.status, 200);
+                    r.json();
                 }
             });
         }

@@ -24,10 +24,8 @@
 //! release:
 //!
 //! ```text
-//! ZKPPD_FUZZ_CASES=200000 cargo test --release --test fuzz
+//! ZKPPD_FUZZ_CASES=200000 cargo test --release --test it fuzz::
 //! ```
-
-mod common;
 
 use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
@@ -36,12 +34,12 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;
 
-use common::{ADMIN, Account, Reply, TestServer};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
 use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::{Value, json};
 use zkppd_srp as srp;
+use zkppd_testkit::{ADMIN, Account, Reply, TestServer};
 
 /// The RFC 5054 2048-bit group prime, as SPEC §3 fixes it.
 const N_HEX: &str = "ac6bdb41324a9a9bf166de5e1389582faf72b6651987ee07fc3192943db56050a37329cbb4a099ed8193e0757767a13dd52312ab4b03310dcd7f48a9da04fd50e8083969edb767b0cf6095179a163ab3661a05fbd5faaae82918a9962f0b93b855f97993ec975eeaa80d740adbf4ff747359d041d5c33ea71d281e446b14773bca97b43a23fb801676bd207a436c6481f1d2b9078717461a5b9d32e688f87748544523b524b0d57d5ea77a2775d2ecfa032cfbdbf52fb3786160279004e57ae6af874e7303ce53299ccc041c7bc308d82a5698f3a8d0c38271ae35f8e9dbfbb694b5c803d89f7ae435de236d525f54759b65e372fcd68ef20fa7111f9e4aff73";
@@ -67,6 +65,10 @@ const MESSAGES: [&str; 15] = [
     "Service unavailable",
     "Internal error",
 ];
+
+/// SPEC §1: the body limits, 4 MiB for bucket fills and 64 KiB elsewhere.
+const BODY_LIMIT: usize = 64 * 1024;
+const FILL_BODY_LIMIT: usize = 4 * 1024 * 1024;
 
 /// Tokens of each bucket filled before the first case.
 const FILLED: usize = 3_000;
@@ -657,9 +659,9 @@ impl Fixture {
             return vec![(415, "Unsupported media type")];
         }
         let limit = if route == Route::Fill {
-            zkppd_proto::limits::FILL_BODY
+            FILL_BODY_LIMIT
         } else {
-            zkppd_proto::limits::BODY
+            BODY_LIMIT
         };
         if req.body.len() > limit {
             return vec![(413, "Payload too large")];
@@ -860,10 +862,7 @@ fn check_shape(reply: &Reply, method: &str) -> Result<Outcome, TestCaseError> {
     let obj = body
         .as_object()
         .ok_or_else(|| TestCaseError::fail(format!("error body not an object: {text}")))?;
-    let reason = hyper::StatusCode::from_u16(status)
-        .unwrap()
-        .canonical_reason()
-        .unwrap();
+    let reason = zkppd_testkit::http::reason(status);
     prop_assert_eq!(&body["statusCode"], &json!(status), "{}", text);
     prop_assert_eq!(&body["error"], &json!(reason), "{}", text);
     let message = MESSAGES
@@ -1052,7 +1051,7 @@ fn field_value(route: Route, name: &'static str) -> BoxedStrategy<String> {
         .boxed(),
         (_, "salt") => prop_oneof![
             1 => hex_input(),
-            1 => Just(common::some_salt()),
+            1 => Just(zkppd_testkit::some_salt()),
         ]
         .boxed(),
         (_, "profile_token") => prop_oneof![
@@ -1148,6 +1147,7 @@ fn route() -> impl Strategy<Value = Route> {
 
 #[test]
 fn arbitrary_bytes_at_every_route() {
+    let _serial = zkppd_testkit::serial::alone();
     let fx = Fixture::new();
     let method = prop::sample::select(vec![
         "POST", "POST", "POST", "POST", "GET", "PUT", "DELETE", "PATCH", "OPTIONS", "HEAD",
@@ -1220,6 +1220,7 @@ fn arbitrary_bytes_at_every_route() {
 
 #[test]
 fn arbitrary_json_at_every_route() {
+    let _serial = zkppd_testkit::serial::alone();
     let fx = Fixture::new();
     let body = route().prop_flat_map(|r| {
         prop_oneof![
@@ -1264,6 +1265,7 @@ enum HexCase {
 
 #[test]
 fn arbitrary_hex_at_every_route() {
+    let _serial = zkppd_testkit::serial::alone();
     let fx = Fixture::new();
     let next_id = std::cell::Cell::new(0u64);
     let fresh = || {
@@ -1274,13 +1276,13 @@ fn arbitrary_hex_at_every_route() {
         6 => (any::<bool>(), hex_input()).prop_map(|(known, a)| HexCase::Start { known, a }),
         1 => (prop::bool::weighted(0.2), hex_input()).prop_map(|(known, m1)| HexCase::Proof { known, m1 }),
         2 => hex_input().prop_map(|m1| HexCase::ProofAlone { m1 }),
-        4 => (hex_input(), prop_oneof![hex_input(), Just(common::some_salt())], any::<bool>())
+        4 => (hex_input(), prop_oneof![hex_input(), Just(zkppd_testkit::some_salt())], any::<bool>())
             .prop_map(|(zkpp, salt, real_token)| HexCase::Signup { zkpp, salt, real_token }),
-        4 => (any::<bool>(), hex_input(), prop::sample::select(vec![common::some_verifier(), "02".into()]), any::<bool>())
+        4 => (any::<bool>(), hex_input(), prop::sample::select(vec![zkppd_testkit::some_verifier(), "02".into()]), any::<bool>())
             .prop_map(|(real_token, salt, zkpp, swap)| {
                 // A valid verifier with a hex salt, or the other way round.
                 if swap {
-                    HexCase::Signup { zkpp: salt, salt: common::some_salt(), real_token }
+                    HexCase::Signup { zkpp: salt, salt: zkppd_testkit::some_salt(), real_token }
                 } else {
                     HexCase::Signup { zkpp, salt, real_token }
                 }
@@ -1365,6 +1367,7 @@ fn arbitrary_hex_at_every_route() {
 /// request itself) but never with a 5xx, and it keeps serving.
 #[test]
 fn arbitrary_request_bytes_never_take_the_server_down() {
+    let _serial = zkppd_testkit::serial::alone();
     let fx = Fixture::new();
     let good = Req::post(
         Route::Verify,
@@ -1402,12 +1405,7 @@ fn arbitrary_request_bytes_never_take_the_server_down() {
         let _ = stream.shutdown(std::net::Shutdown::Write);
         let mut out = Vec::new();
         let _ = stream.read_to_end(&mut out);
-        if let Some(status) = std::str::from_utf8(&out[..out.len().min(12)])
-            .ok()
-            .and_then(|l| l.strip_prefix("HTTP/1.1 "))
-            .and_then(|s| s.get(..3))
-            .and_then(|s| s.parse::<u16>().ok())
-        {
+        if let Some(status) = zkppd_testkit::http::status_of(&out) {
             prop_assert!(status < 500, "{}", String::from_utf8_lossy(&out));
         }
         // Whatever that was, a proper request is still served.
@@ -1439,8 +1437,8 @@ fn json_arrays_never_stand_in_for_objects() {
             json!([
                 "new-id",
                 "fz-p1",
-                common::some_verifier(),
-                common::some_salt()
+                zkppd_testkit::some_verifier(),
+                zkppd_testkit::some_salt()
             ]),
         ),
         (Route::Fill, json!(["signup", ["array-token"]])),

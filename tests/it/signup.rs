@@ -1,11 +1,9 @@
 //! SPEC §2 bucket fill and sign-up, over real HTTP against a real file.
 
-mod common;
-
 use std::collections::HashSet;
 
-use common::{ADMIN, TestResult, TestServer, signup_body, some_salt, some_verifier};
 use serde_json::json;
+use zkppd_testkit::{ADMIN, TestResult, TestServer, signup_body, some_salt, some_verifier};
 
 const N_HEX: &str = "ac6bdb41324a9a9bf166de5e1389582faf72b6651987ee07fc3192943db56050a37329cbb4a099ed8193e0757767a13dd52312ab4b03310dcd7f48a9da04fd50e8083969edb767b0cf6095179a163ab3661a05fbd5faaae82918a9962f0b93b855f97993ec975eeaa80d740adbf4ff747359d041d5c33ea71d281e446b14773bca97b43a23fb801676bd207a436c6481f1d2b9078717461a5b9d32e688f87748544523b524b0d57d5ea77a2775d2ecfa032cfbdbf52fb3786160279004e57ae6af874e7303ce53299ccc041c7bc308d82a5698f3a8d0c38271ae35f8e9dbfbb694b5c803d89f7ae435de236d525f54759b65e372fcd68ef20fa7111f9e4aff73";
 
@@ -275,12 +273,11 @@ fn concurrent_signups_never_reuse_a_token() -> TestResult {
         .map(|i| {
             let token = format!("race-p{}", i / 2);
             std::thread::spawn(move || {
-                let body = signup_body(&format!("id-{i}"), &token).to_string();
-                let req = format!(
-                    "POST /v1/signup HTTP/1.1\r\nHost: t\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-                    body.len()
-                );
-                (token, common::raw(addr, req.as_bytes()))
+                let body = signup_body(&format!("id-{i}"), &token);
+                (
+                    token,
+                    zkppd_testkit::http::post(addr, "/v1/signup", &body, None),
+                )
             })
         })
         .collect();

@@ -2,72 +2,25 @@
 //! a clean SIGTERM exit; and every start-up failure SPEC §4 names exits
 //! non-zero with a line naming the cause.
 
-mod procs;
+use std::time::Duration;
 
-use std::io::{BufRead, BufReader, Read};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use zkppd_testkit::TestResult;
+use zkppd_testkit::process::{Signal, Spawn, command};
 
-use procs::zkppd;
-
-type TestResult = Result<(), Box<dyn std::error::Error>>;
-
-/// Reads stderr until the `listening on ADDR` line; returns ADDR and the
-/// lines seen so far.
-fn wait_listening(child: &mut Child) -> (String, Vec<String>) {
-    let stderr = child.stderr.take().expect("piped stderr");
-    let mut lines = Vec::new();
-    for line in BufReader::new(stderr).lines() {
-        let line = line.expect("log line");
-        lines.push(line.clone());
-        if let Some(rest) = line.split("listening on ").nth(1) {
-            let addr = rest.split_whitespace().next().unwrap().to_owned();
-            return (addr, lines);
-        }
-    }
-    panic!("no `listening on` line: {lines:#?}");
-}
-
-fn wait_exit(child: &mut Child, limit: Duration) -> std::process::ExitStatus {
-    let start = Instant::now();
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            return status;
-        }
-        if start.elapsed() > limit {
-            let _ = child.kill();
-            panic!("zkppd did not exit within {limit:?}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-fn post(addr: &str, path: &str, body: &str) -> String {
-    use std::io::Write;
-    let mut s = std::net::TcpStream::connect(addr).unwrap();
-    write!(
-        s,
-        "POST {path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    )
-    .unwrap();
-    let mut out = String::new();
-    s.read_to_string(&mut out).unwrap();
-    out
-}
+use crate::BIN;
 
 #[test]
 fn temp_db_server_serves_and_stops_cleanly_on_sigterm() -> TestResult {
-    let mut child = zkppd()
+    let mut server = Spawn::new(BIN)
         .args(["--listen", "127.0.0.1:0", "--temp-db"])
-        .stderr(Stdio::piped())
-        .spawn()?;
-    let (addr, lines) = wait_listening(&mut child);
-    assert!(!addr.ends_with(":0"), "the bound port is logged: {addr}");
+        .start();
+    let addr = server.addr();
+    assert_ne!(addr.port(), 0, "the bound port is logged: {addr}");
     // The log names the temp database; it must exist while serving.
-    let db = lines
+    let db = server
+        .lines()
         .iter()
-        .find_map(|l| l.split("db=").nth(1))
+        .find_map(|l| l.split("db=").nth(1).map(str::to_owned))
         .map(|s| {
             s.split_whitespace()
                 .next()
@@ -78,18 +31,11 @@ fn temp_db_server_serves_and_stops_cleanly_on_sigterm() -> TestResult {
         .expect("db path in the log");
     assert!(std::path::Path::new(&db).exists(), "{db}");
 
-    let answer = post(
-        &addr,
-        "/v1/verify",
-        r#"{"jwt":{"profile_id":"a","auth_token":"t","auth_expiry":"e"}}"#,
-    );
-    assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
-    assert!(answer.contains(r#""message":"Invalid token""#), "{answer}");
+    let jwt =
+        serde_json::json!({"jwt": {"profile_id": "a", "auth_token": "t", "auth_expiry": "e"}});
+    zkppd_testkit::http::post(addr, "/v1/verify", &jwt, None).assert_error(400, "Invalid token");
 
-    Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()?;
-    let status = wait_exit(&mut child, Duration::from_secs(15));
+    let status = server.terminate(Duration::from_secs(15));
     assert!(status.success(), "exit status {status:?}");
     let dir = std::path::Path::new(&db).parent().unwrap();
     assert!(
@@ -102,11 +48,7 @@ fn temp_db_server_serves_and_stops_cleanly_on_sigterm() -> TestResult {
 
 /// Runs zkppd expecting a start-up failure; returns its stderr.
 fn fails(args: &[&str]) -> String {
-    let out = zkppd()
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .expect("run zkppd");
+    let out = command(BIN).args(args).output().expect("run zkppd");
     let stderr = String::from_utf8_lossy(&out.stderr).to_string();
     assert!(!out.status.success(), "{args:?} started: {stderr}");
     stderr
@@ -146,15 +88,10 @@ fn start_up_failures_exit_non_zero_naming_the_cause() -> TestResult {
     assert!(err.contains("not a zkppd database"), "{err}");
 
     // A zkppd database from a newer release.
-    let mut child = zkppd()
+    let mut server = Spawn::new(BIN)
         .args(["--db", &p("new.db"), "--listen", "127.0.0.1:0"])
-        .stderr(Stdio::piped())
-        .spawn()?;
-    wait_listening(&mut child);
-    Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()?;
-    assert!(wait_exit(&mut child, Duration::from_secs(15)).success());
+        .start();
+    assert!(server.terminate(Duration::from_secs(15)).success());
     {
         let c = rusqlite::Connection::open(p("new.db"))?;
         c.execute_batch("PRAGMA user_version = 99;")?;
@@ -172,7 +109,7 @@ fn start_up_failures_exit_non_zero_naming_the_cause() -> TestResult {
 
 #[test]
 fn help_explains_every_flag_and_its_environment_variable() -> TestResult {
-    let out = zkppd().arg("--help").output()?;
+    let out = command(BIN).arg("--help").output()?;
     assert!(out.status.success());
     let help = String::from_utf8_lossy(&out.stdout);
     for (flag, env) in [
@@ -196,18 +133,14 @@ fn help_explains_every_flag_and_its_environment_variable() -> TestResult {
 fn environment_variables_configure_the_server() -> TestResult {
     let dir = tempfile::tempdir()?;
     let db = dir.path().join("env.db");
-    let mut child = zkppd()
+    let mut server = Spawn::new(BIN)
         .env("ZKPPD_LISTEN", "127.0.0.1:0")
         .env("ZKPPD_DB", &db)
-        .stderr(Stdio::piped())
-        .spawn()?;
-    let (addr, _) = wait_listening(&mut child);
-    assert!(addr.starts_with("127.0.0.1:"));
+        .start();
+    assert_eq!(server.addr().ip(), std::net::Ipv4Addr::LOCALHOST);
     assert!(db.exists());
-    Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()?;
-    assert!(wait_exit(&mut child, Duration::from_secs(15)).success());
+    server.signal(Signal::INT)?;
+    assert!(server.wait_exit(Duration::from_secs(15)).success());
     // The WAL was checkpointed and truncated at shutdown.
     let wal = dir.path().join("env.db-wal");
     assert!(!wal.exists() || std::fs::metadata(&wal)?.len() == 0);

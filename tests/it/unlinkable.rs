@@ -8,11 +8,9 @@
 //! the tokens still in the bucket are found in the same bytes, which shows
 //! the search would see a leak.
 
-mod common;
-
 use std::path::Path;
 
-use common::{TestResult, TestServer};
+use zkppd_testkit::{TestResult, TestServer};
 
 /// Tokens in the signup bucket, and how many sign-ups draw from it.
 const TOKENS: usize = 64;
@@ -59,7 +57,7 @@ fn sign_up_some(s: &TestServer) -> (Vec<String>, Vec<String>) {
     let mut handed = Vec::new();
     for pt in &profile {
         let id = format!("profile-{}", &token()[3..39]);
-        let r = s.post("/v1/signup", &common::signup_body(&id, pt));
+        let r = s.post("/v1/signup", &zkppd_testkit::signup_body(&id, pt));
         assert_eq!(r.status, 200, "{:?}", String::from_utf8_lossy(&r.body));
         handed.push(r.json()["token"].as_str().unwrap().to_owned());
     }
@@ -164,6 +162,7 @@ fn after_a_passive_checkpoint_the_database_file_is_clean() -> TestResult {
 /// token, whatever checkpoint an outsider runs.
 #[test]
 fn the_server_empties_the_wal_soon_after_a_sign_up() -> TestResult {
+    let _serial = zkppd_testkit::serial::timed();
     let s = TestServer::start();
     let (handed, _) = sign_up_some(&s);
     std::thread::sleep(std::time::Duration::from_millis(2500));

@@ -3,16 +3,16 @@
 //! flight, restarted on the same file, and nothing answered is lost,
 //! nothing is half done, and every bucket token is accounted for exactly.
 
-mod procs;
-
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use procs::{Failure, Http, Server};
 use serde_json::{Value, json};
+use zkppd_testkit::{Account, Failure, Http, Spawn, db};
+
+use crate::BIN;
 
 /// Tokens filled into each bucket: more than the load can use up before
 /// the kill, so the bucket count in the final equation is not zero.
@@ -77,7 +77,7 @@ struct NewProfile {
 fn new_profile(index: usize, nonce: u64) -> NewProfile {
     let id = format!("crash-{index:05}");
     let password = format!("pw-{index}-{nonce:x}");
-    let body = procs::signup_body(&id, &password, &profile_token(index));
+    let body = Account::new(&id, &password).signup_body(&profile_token(index));
     NewProfile {
         index,
         id,
@@ -172,7 +172,8 @@ fn sign_in_load(addr: SocketAddr, thread: usize, shared: &Shared) -> ThreadLog {
                 shared.signed_in.fetch_add(1, Ordering::SeqCst);
             }
             // A documented transient fault is not a defect; anything else is.
-            Ok(Err(r)) if r.is_error(503, "Service unavailable") && r.retry_after.is_some() => {}
+            Ok(Err(r))
+                if r.is_error(503, "Service unavailable") && r.header("retry-after").is_some() => {}
             Ok(Err(r)) => log
                 .wrong
                 .push(format!("sign-in of {id}: {} {}", r.status, r.text())),
@@ -231,20 +232,21 @@ fn parallel<T: Sync, R: Send>(
 
 #[test]
 fn sigkill_under_load_loses_no_answered_work_and_no_token() {
+    let _serial = zkppd_testkit::serial::alone();
     let t0 = Instant::now();
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("z.db");
-    let admin = procs::admin_token_file(dir.path());
+    let admin = zkppd_testkit::admin_token_file(dir.path());
 
-    let mut server = Server::start(&db, &admin, &[]);
-    let addr = server.addr;
+    let mut server = Spawn::server(BIN, &db, &admin).start();
+    let addr = server.addr();
     {
         let mut http = Http::new(addr);
         http.fill_both(FILLED, profile_token, signup_token);
     }
 
     // Profiles made ahead, on every core.
-    let nonce = procs::random_u64();
+    let nonce = zkppd_testkit::random_u64();
     let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
     let ready: Vec<NewProfile> = std::thread::scope(|s| {
         let handles: Vec<_> = (0..cores)
@@ -293,7 +295,7 @@ fn sigkill_under_load_loses_no_answered_work_and_no_token() {
 
     // Kill at a random instant 300–800 ms into the load, but never before
     // both kinds of request are being answered (a slow machine waits).
-    let kill_after = Duration::from_millis(300 + procs::random_u64() % 500);
+    let kill_after = Duration::from_millis(300 + zkppd_testkit::random_u64() % 500);
     loop {
         let warmed = shared.signed_up.load(Ordering::SeqCst) >= 20
             && shared.signed_in.load(Ordering::SeqCst) >= 5;
@@ -345,19 +347,19 @@ fn sigkill_under_load_loses_no_answered_work_and_no_token() {
     );
 
     // Restart on the same file.
-    let mut server = Server::start(&db, &admin, &[]);
-    let addr = server.addr;
+    let mut server = Spawn::server(BIN, &db, &admin).start();
+    let addr = server.addr();
 
     // The file as it is after the crash.
-    let conn = procs::sqlite(&db);
-    let profiles: HashSet<String> = procs::strings(&conn, "SELECT id FROM profiles")
+    let conn = db::open(&db);
+    let profiles: HashSet<String> = db::strings(&conn, "SELECT id FROM profiles")
         .into_iter()
         .collect();
-    let bucket: Vec<String> = procs::strings(&conn, "SELECT token FROM signup_tokens");
+    let bucket: Vec<String> = db::strings(&conn, "SELECT token FROM signup_tokens");
     let bucket_set: HashSet<&String> = bucket.iter().collect();
-    let profile_rows = procs::count(&conn, "SELECT count(*) FROM profile_tokens");
-    let used = procs::count(&conn, "SELECT count(*) FROM profile_tokens WHERE used = 1");
-    let slots_dense = procs::count(
+    let profile_rows = db::count(&conn, "SELECT count(*) FROM profile_tokens");
+    let used = db::count(&conn, "SELECT count(*) FROM profile_tokens WHERE used = 1");
+    let slots_dense = db::count(
         &conn,
         "SELECT count(*) = coalesce(max(slot) + 1, 0) FROM signup_tokens",
     );
@@ -473,7 +475,8 @@ fn sigkill_under_load_loses_no_answered_work_and_no_token() {
         .chain(unanswered.iter().filter(|a| profiles.contains(&a.id)))
         .collect();
     let failed: Vec<String> = parallel(addr, &consumed, 8, |http, a| {
-        let body = procs::signup_body(&format!("again-{}", a.index), "pw", &profile_token(a.index));
+        let body =
+            Account::new(&format!("again-{}", a.index), "pw").signup_body(&profile_token(a.index));
         let r = http.must("/v1/signup", &body);
         (!r.is_error(400, "Invalid token")).then(|| format!("{}: {} {}", a.id, r.status, r.text()))
     })
@@ -495,7 +498,7 @@ fn sigkill_under_load_loses_no_answered_work_and_no_token() {
     {
         let r = http.must(
             "/v1/signup",
-            &procs::signup_body(&a.id, &a.password, &profile_token(a.index)),
+            &Account::new(&a.id, &a.password).signup_body(&profile_token(a.index)),
         );
         assert_eq!(r.status, 200, "retry of {}: {}", a.id, r.text());
         let token = r.json()["token"].as_str().unwrap().to_owned();
@@ -510,6 +513,6 @@ fn sigkill_under_load_loses_no_answered_work_and_no_token() {
 
     let status = server.terminate(Duration::from_secs(15));
     assert!(status.success(), "exit after SIGTERM: {status:?}");
-    procs::assert_integrity(&db);
+    db::assert_integrity(&db);
     eprintln!("crash test took {:?}", t0.elapsed());
 }

@@ -1,0 +1,23 @@
+//! zkppd's integration tests, one module per concern, in one binary (one
+//! link of SQLite, tokio and hyper): the in-process server, the real binary
+//! and the raw HTTP client all come from `zkppd-testkit`. Heavy and
+//! timing-sensitive tests take a guard of `zkppd_testkit::serial`, so that
+//! two tests at a time on two cores cannot make each other fail.
+
+mod admin_cli;
+mod binary;
+mod bounds;
+mod crash;
+mod faults;
+mod fuzz;
+mod http_rules;
+mod hygiene;
+mod interop;
+mod logs;
+mod ops;
+mod signin;
+mod signup;
+mod unlinkable;
+
+/// The `zkppd` binary cargo built for these tests.
+const BIN: &str = env!("CARGO_BIN_EXE_zkppd");
