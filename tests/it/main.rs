@@ -5,6 +5,7 @@
 //! two tests at a time on two cores cannot make each other fail.
 
 mod admin_cli;
+mod attacks;
 mod binary;
 mod bounds;
 mod crash;

@@ -10,7 +10,7 @@ use zkppd_srp::{self as srp, hex};
 use super::Service;
 use crate::handshakes::Handshake;
 use crate::keys::{Keys, session_token_hash};
-use crate::lockout::{Attempt, State};
+use crate::lockout::{Attempt, Counter, State};
 use crate::session::{self, now_ms};
 use crate::store::InstallSecret;
 use crate::store::Session;
@@ -32,6 +32,10 @@ pub struct SignedIn {
     pub auth_expiry: String,
 }
 
+/// The lockout key a step 2 without a handshake writes (keys are keyed
+/// hashes, so no profile's is all zeros).
+const DECOY_KEY: [u8; 32] = [0; 32];
+
 /// A handshake of a made-up profile, checked by a step 2 that has none.
 pub(super) fn decoy(secret: &InstallSecret) -> Handshake {
     let keys = Keys::new(secret);
@@ -47,7 +51,7 @@ pub(super) fn decoy(secret: &InstallSecret) -> Handshake {
         big_b,
         a,
         verifier,
-        salt: keys.fake_salt("zkppd decoy").into_bytes(),
+        salt: hex::decode(&keys.fake_salt("zkppd decoy")).unwrap_or_default(),
         known: false,
     }
 }
@@ -169,8 +173,16 @@ impl Service {
                         );
                         std::hint::black_box(m2).is_some()
                     },
-                    // As a failed proof's count is kept.
-                    move |_| store.touch(),
+                    // The same write as a failed proof's count, of a key
+                    // no profile has.
+                    move |_| {
+                        let counter = Counter {
+                            failures: 1,
+                            locked_until_ms: 0,
+                            last_failure_ms: now_ms(),
+                        };
+                        store.save_lockout(&DECOY_KEY, &counter)
+                    },
                 )
                 .await?;
             return Err(Error::NoHandshake);

@@ -114,11 +114,6 @@ pub trait Store: Send + Sync + 'static {
     /// Forgets streaks not locked and idle since `idle_before_ms`.
     fn purge_lockouts(&self, now_ms: i64, idle_before_ms: i64) -> Result<usize>;
 
-    /// A durable write as costly as keeping a failed proof's count, that
-    /// changes nothing else: a step 2 without a handshake makes it, so
-    /// that its timing does not tell that no step 1 came.
-    fn touch(&self) -> Result<()>;
-
     /// The cheapest call that proves the store answers.
     fn ping(&self) -> Result<()>;
     /// Periodic housekeeping (about once a second).

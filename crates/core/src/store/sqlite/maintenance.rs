@@ -46,13 +46,6 @@ pub(super) fn profile_count(conn: &Connection) -> Result<i64> {
         .query_row([], |r| r.get(0))?)
 }
 
-/// One committed write of a row that means nothing (see `Store::touch`).
-pub(super) fn touch(conn: &Connection) -> Result<()> {
-    conn.prepare_cached("INSERT OR REPLACE INTO meta (key, value) VALUES ('touch', x'00')")?
-        .execute([])?;
-    Ok(())
-}
-
 /// The cheapest statement that proves the file answers (for `/healthz`).
 pub(super) fn ping(conn: &Connection) -> Result<()> {
     conn.prepare_cached("SELECT 1 FROM meta LIMIT 1")?

@@ -294,10 +294,6 @@ impl Store for SqliteStore {
         self.write(|conn| lockouts::purge(conn, now_ms, idle_before_ms))
     }
 
-    fn touch(&self) -> Result<()> {
-        self.write(|conn| maintenance::touch(conn))
-    }
-
     fn ping(&self) -> Result<()> {
         self.read(|conn| maintenance::ping(conn))
     }
