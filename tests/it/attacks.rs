@@ -66,14 +66,24 @@ fn burst_checks_at_most_five_proofs(pairs: usize) -> TestResult {
     );
     // Only 401 and 429: nothing failed for another reason.
     assert_eq!(count(401) + count(429), pairs, "{statuses:?}");
-    assert!(checked <= 5, "{checked} wrong proofs were checked");
+    // Five guesses, then the lock. A burst the server needs longer than
+    // the lock (1 s, then 2 s, 4 s, …) to answer may make one more guess
+    // per lock that ends during it, as SPEC §2 allows; on an idle machine
+    // the burst is over in well under a second, so exactly five.
+    let ended_locks = (0..20)
+        .take_while(|k| Duration::from_secs((2u64 << k) - 1) < took)
+        .count() as i64;
+    assert!(
+        checked <= 5 + ended_locks,
+        "{checked} wrong proofs were checked in {took:?}"
+    );
     assert!(count(429) > 0, "the lock never took effect");
-    // The lock held: every proof the burst got checked was counted.
-    assert_eq!(checked, 5, "the burst made fewer than five guesses");
+    // Every proof the burst got checked was counted.
+    assert!(checked >= 5, "the burst made fewer than five guesses");
 
-    // Once the lock (1 s after the fifth failure) is over, the right
-    // password signs in, and the streak is gone.
-    std::thread::sleep(Duration::from_millis(1100));
+    // Once the lock is over, the right password signs in, and the streak
+    // is gone.
+    std::thread::sleep(Duration::from_millis(1100) * if checked > 5 { 2 } else { 1 });
     let r = s.sign_in_as(&victim.id, &victim.password);
     assert_eq!(r.step2.status, 200, "{}", r.step2.text());
     assert_eq!(stored_failures(&s), 0);

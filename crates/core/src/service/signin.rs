@@ -102,7 +102,7 @@ impl Service {
 
         // One job on the crypto pool: look the profile up, then compute B
         // from its verifier or, for an unknown id, from a fake one.
-        let store = self.store.clone();
+        let (store, lockout) = (self.store.clone(), self.lockout.clone());
         let (fake_verifier, fake_salt) = (
             self.keys.fake_verifier(&profile_id),
             self.keys.fake_salt(&profile_id),
@@ -111,6 +111,13 @@ impl Service {
         let (handshake, salt) = self
             .crypto
             .run(move || {
+                // A lock that began while this job queued (a burst of
+                // guesses) is answered at once: the queue drains in
+                // milliseconds instead of computing B for every waiter, so
+                // a burst cannot outlast the lock it triggered.
+                if let State::Locked(secs) = lockout.check(&lock_key, now_ms()) {
+                    return Err(Error::LockedOut(secs));
+                }
                 let (verifier, salt, known) = match store.profile(&id)? {
                     Some(r) => {
                         let v = srp::Verifier::from_hex(&r.verifier)
