@@ -107,7 +107,7 @@ fi
 ok "systemd-analyze verify --root=DIR zkppd.service"
 
 unit="$root/usr/lib/systemd/system/zkppd.service"
-grep -qx 'Type=notify' "$unit" || fail "the unit is not Type=notify (tests/ops.rs checks READY=1 for it)"
+grep -qx 'Type=notify' "$unit" || fail "the unit is not Type=notify (tests/it/ops.rs checks READY=1 for it)"
 grep -qx 'LoadCredential=admin-token:/etc/zkppd/admin-token' "$unit" || fail "the unit does not load the admin token credential"
 grep -q '^ExecStart=/usr/bin/zkppd serve --admin-token-file=%d/admin-token$' "$unit" || fail "ExecStart does not read the credential"
 for setting in DynamicUser=yes StateDirectory=zkppd ProtectSystem=strict NoNewPrivileges=yes \
