@@ -131,12 +131,8 @@ async fn run(args: ServeArgs) -> Result<(), String> {
 /// instead: SQLite rolls the transaction back and the request gets a 503.
 fn catch_file_size_signal() {
     use tokio::signal::unix::{SignalKind, signal};
-    // SIGXFSZ: 25 on Linux except MIPS.
-    #[cfg(any(target_arch = "mips", target_arch = "mips64"))]
-    const SIGXFSZ: i32 = 31;
-    #[cfg(not(any(target_arch = "mips", target_arch = "mips64")))]
-    const SIGXFSZ: i32 = 25;
-    if let Err(e) = signal(SignalKind::from_raw(SIGXFSZ)) {
+    let xfsz = rustix::process::Signal::XFSZ.as_raw();
+    if let Err(e) = signal(SignalKind::from_raw(xfsz)) {
         tracing::warn!(error = %e, "cannot catch SIGXFSZ: a file-size limit will kill the server");
     }
 }

@@ -1,62 +1,46 @@
-//! The opt-in per-client rate limit of the unauthenticated routes: a token
-//! bucket per client address (refilled at the configured rate, holding at
-//! most one second's worth), in a table of bounded size. Off by default.
+//! The opt-in per-client rate limit of the unauthenticated routes: a GCRA
+//! limiter per client address (governor's keyed limiter; bursts up to one
+//! second's worth), off by default. Bounded: past [`MAX_CLIENTS`] tracked
+//! addresses the idle ones are forgotten, and if that does not make room a
+//! newcomer is refused rather than the table growing.
 
-use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::Mutex;
-use std::time::Instant;
+use std::num::NonZeroU32;
 
-/// Most client addresses tracked at once; past it, full buckets (clients
-/// that have been quiet for a second) are forgotten first.
-pub const MAX_CLIENTS: usize = 65_536;
+use governor::clock::{Clock, DefaultClock};
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 
-struct Bucket {
-    tokens: f64,
-    updated: Instant,
-}
+/// Most client addresses tracked at once.
+pub(crate) const MAX_CLIENTS: usize = 65_536;
 
-pub struct RateLimit {
-    per_second: f64,
-    clients: Mutex<HashMap<IpAddr, Bucket>>,
+pub(crate) struct RateLimit {
+    limiter: DefaultKeyedRateLimiter<IpAddr>,
+    clock: DefaultClock,
 }
 
 impl RateLimit {
-    pub fn new(per_second: u32) -> RateLimit {
+    pub(crate) fn new(per_second: u32) -> RateLimit {
+        let rate = NonZeroU32::new(per_second).unwrap_or(NonZeroU32::MIN);
         RateLimit {
-            per_second: f64::from(per_second.max(1)),
-            clients: Mutex::new(HashMap::new()),
+            limiter: RateLimiter::keyed(Quota::per_second(rate)),
+            clock: DefaultClock::default(),
         }
     }
 
-    /// Takes one token for `ip`; `Err(seconds)` when none is left.
-    pub fn check(&self, ip: IpAddr) -> Result<(), u64> {
-        let now = Instant::now();
-        let mut clients = self.clients.lock().unwrap_or_else(|p| p.into_inner());
-        if !clients.contains_key(&ip) && clients.len() >= MAX_CLIENTS {
-            let rate = self.per_second;
-            clients.retain(|_, b| {
-                b.tokens + now.duration_since(b.updated).as_secs_f64() * rate < rate
-            });
-            if clients.len() >= MAX_CLIENTS {
-                // Everyone is busy: refuse newcomers rather than grow.
+    /// Takes one request's worth for `ip`; `Err(seconds)` to wait otherwise.
+    pub(crate) fn check(&self, ip: IpAddr) -> Result<(), u64> {
+        if self.limiter.len() >= MAX_CLIENTS {
+            // Addresses whose allowance is full again carry no state.
+            self.limiter.retain_recent();
+            if self.limiter.len() >= MAX_CLIENTS {
+                // Everyone is busy: refuse rather than grow.
                 return Err(1);
             }
         }
-        let bucket = clients.entry(ip).or_insert(Bucket {
-            tokens: self.per_second,
-            updated: now,
-        });
-        let elapsed = now.duration_since(bucket.updated).as_secs_f64();
-        bucket.tokens = (bucket.tokens + elapsed * self.per_second).min(self.per_second);
-        bucket.updated = now;
-        if bucket.tokens >= 1.0 {
-            bucket.tokens -= 1.0;
-            Ok(())
-        } else {
-            let wait = (1.0 - bucket.tokens) / self.per_second;
-            Err(wait.ceil().max(1.0) as u64)
-        }
+        self.limiter.check_key(&ip).map_err(|not_until| {
+            let wait = not_until.wait_time_from(self.clock.now());
+            (wait.as_secs() + u64::from(wait.subsec_nanos() > 0)).max(1)
+        })
     }
 }
 

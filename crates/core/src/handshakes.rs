@@ -19,6 +19,22 @@ pub(crate) struct Handshake {
     pub(crate) known: bool,
 }
 
+impl Handshake {
+    /// Checks the client's proof M1 against this handshake (the same work
+    /// whatever M1 is); M2 when it is right.
+    pub(crate) fn check(&self, id: &str, m1: &[u8; 32]) -> Option<[u8; 32]> {
+        srp::verify_proof(
+            id,
+            &self.salt,
+            &self.verifier,
+            &self.a,
+            &self.b,
+            &self.big_b,
+            m1,
+        )
+    }
+}
+
 struct Entry {
     seq: u64,
     expires: Instant,

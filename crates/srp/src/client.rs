@@ -11,7 +11,7 @@ use std::fmt;
 
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
-use zeroize::{Zeroize, Zeroizing};
+use zeroize::{ZeroizeOnDrop, Zeroizing};
 
 use crate::hex;
 use crate::{self as srp, ClientPublic, N_BYTES};
@@ -43,16 +43,11 @@ pub fn derive_verifier(x: &[u8; 32]) -> String {
 
 /// The client's ephemeral pair: the secret a (32 bytes) and A = g^a mod N as
 /// 512 lowercase hex characters, the `key` of sign-in step 1.
-#[derive(Clone)]
+#[derive(Clone, ZeroizeOnDrop)]
 pub struct Ephemeral {
     pub secret: [u8; 32],
+    #[zeroize(skip)]
     pub public: String,
-}
-
-impl Drop for Ephemeral {
-    fn drop(&mut self) {
-        self.secret.zeroize();
-    }
 }
 
 impl fmt::Debug for Ephemeral {
@@ -76,18 +71,14 @@ pub fn ephemeral_from_secret(a: [u8; 32]) -> Ephemeral {
 
 /// What the client knows after step 1: the session key K, the proof M1 to
 /// send in step 2, and the M2 it expects back.
-#[derive(Clone)]
+#[derive(Clone, ZeroizeOnDrop)]
 pub struct ClientSession {
     pub key: [u8; 32],
     /// M1 as 64 lowercase hex characters.
+    #[zeroize(skip)]
     pub proof: String,
+    #[zeroize(skip)]
     expected_m2: [u8; 32],
-}
-
-impl Drop for ClientSession {
-    fn drop(&mut self) {
-        self.key.zeroize();
-    }
 }
 
 impl fmt::Debug for ClientSession {

@@ -9,7 +9,7 @@ use crypto_bigint::modular::{BoxedMontyForm, BoxedMontyParams};
 use crypto_bigint::{BoxedUint, Choice, CtAssign, CtLt as _, Odd, U2048};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
-use zeroize::{Zeroize, Zeroizing};
+use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
 #[cfg(feature = "client")]
 pub mod client;
@@ -96,7 +96,7 @@ pub fn precompute() {
 
 /// The password verifier v, guaranteed 1 < v < N. Wiped on drop: it is a
 /// password-equivalent for an offline guessing attack.
-#[derive(Clone)]
+#[derive(Clone, Zeroize, ZeroizeOnDrop)]
 pub struct Verifier {
     v: U2048,
 }
@@ -121,12 +121,6 @@ impl Verifier {
         let ok = U2048::ONE.ct_lt(&v) & v.ct_lt(N.as_ref());
         let verifier = Verifier { v };
         ok.to_bool().then_some(verifier)
-    }
-}
-
-impl Drop for Verifier {
-    fn drop(&mut self) {
-        self.v.zeroize();
     }
 }
 
@@ -186,6 +180,7 @@ impl fmt::Debug for ClientPublic {
 
 /// The server's ephemeral secret b (32 bytes). Wiped on drop; not `Clone`,
 /// and its `Debug` does not show it.
+#[derive(Zeroize, ZeroizeOnDrop)]
 pub struct ServerSecret {
     b: [u8; 32],
 }
@@ -201,12 +196,6 @@ impl ServerSecret {
 
     pub fn from_bytes(b: [u8; 32]) -> ServerSecret {
         ServerSecret { b }
-    }
-}
-
-impl Drop for ServerSecret {
-    fn drop(&mut self) {
-        self.b.zeroize();
     }
 }
 

@@ -167,19 +167,7 @@ impl Service {
             let (decoy, id, store) = (self.decoy.clone(), profile_id.clone(), self.store.clone());
             self.crypto
                 .run_then(
-                    move || {
-                        let hs = &*decoy;
-                        let m2 = srp::verify_proof(
-                            &id,
-                            &hs.salt,
-                            &hs.verifier,
-                            &hs.a,
-                            &hs.b,
-                            &hs.big_b,
-                            &m1,
-                        );
-                        std::hint::black_box(m2).is_some()
-                    },
+                    move || std::hint::black_box(decoy.check(&id, &m1)).is_some(),
                     // The same write as a failed proof's count, of a key
                     // no profile has.
                     move |_| {
@@ -209,15 +197,7 @@ impl Service {
             .crypto
             .run_then(
                 move || {
-                    let m2 = srp::verify_proof(
-                        &id,
-                        &hs.salt,
-                        &hs.verifier,
-                        &hs.a,
-                        &hs.b,
-                        &hs.big_b,
-                        &m1,
-                    );
+                    let m2 = hs.check(&id, &m1);
                     (m2.filter(|_| hs.known && well_formed), id)
                 },
                 move |(m2, profile_id)| {
