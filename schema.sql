@@ -1,4 +1,4 @@
--- zkppd schema, version 2 (PRAGMA user_version). Applied to an empty file
+-- zkppd schema, version 3 (PRAGMA user_version). Applied to an empty file
 -- at start-up; a later release migrates from this version.
 
 -- Per-install values; `install_secret` keys the profile-token hashes and
@@ -48,4 +48,12 @@ CREATE TABLE lockouts (
     failures        INTEGER NOT NULL,
     locked_until_ms INTEGER NOT NULL,
     last_failure_ms INTEGER NOT NULL
+) WITHOUT ROWID;
+
+-- Operator reset tokens: at most one per profile, only a keyed hash, with
+-- its expiry; consumed by a password reset. (Version 3.)
+CREATE TABLE reset_tokens (
+    profile_id TEXT PRIMARY KEY REFERENCES profiles (id) ON DELETE CASCADE,
+    token_hash BLOB NOT NULL CHECK (length(token_hash) = 32),
+    expires_ms INTEGER NOT NULL
 ) WITHOUT ROWID;

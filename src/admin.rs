@@ -33,6 +33,9 @@ pub(crate) fn run(command: Command, out: &mut dyn Write) -> Result<(), String> {
         Command::Profile(ProfileCommand::Import { file, db }) => {
             profile_import(&db, file.as_deref(), out)
         }
+        Command::Profile(ProfileCommand::ResetToken { id, ttl, db }) => {
+            profile_reset_token(&db, &id, ttl, out)
+        }
         Command::Session(SessionCommand::Revoke { profile, db }) => {
             session_revoke(&db, &profile, out)
         }
@@ -211,6 +214,18 @@ fn profile_delete(args: &DbArgs, id: &str, out: &mut dyn Write) -> Result<(), St
         out,
         format_args!("deleted: {id}\nsessions_ended: {ended}\n"),
     )
+}
+
+fn profile_reset_token(
+    args: &DbArgs,
+    id: &str,
+    ttl: Duration,
+    out: &mut dyn Write,
+) -> Result<(), String> {
+    valid_id(id)?;
+    let store = open(args, false)?;
+    let token = call(&store, async |s| s.issue_reset_token(id, ttl).await)?;
+    write(out, format_args!("{}\n", token.as_str()))
 }
 
 fn session_revoke(args: &DbArgs, id: &str, out: &mut dyn Write) -> Result<(), String> {

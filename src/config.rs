@@ -116,6 +116,24 @@ pub enum ProfileCommand {
         #[command(flatten)]
         db: DbArgs,
     },
+    /// Print a one-time password reset token for a profile.
+    ///
+    /// The user sets a new password with it through POST
+    /// /v1/password/reset (with a new salt and verifier from the npm
+    /// client); that ends every session of the profile. The token is 32
+    /// random bytes (base64url), stored only as a keyed hash, and replaces
+    /// an older one of the same profile. Hand it over on a channel you
+    /// trust: it is as good as the password until used or expired.
+    ResetToken {
+        /// The profile id.
+        #[arg(value_name = "ID")]
+        id: String,
+        /// How long the token stays valid.
+        #[arg(long, default_value = "24h", value_parser = parse_duration, value_name = "DURATION")]
+        ttl: Duration,
+        #[command(flatten)]
+        db: DbArgs,
+    },
     /// Import profiles from JSON lines `{"profile_id", "zkpp", "salt"}`.
     ///
     /// Each line is validated like a sign-up; all lines go in one
@@ -191,6 +209,27 @@ pub struct ServeArgs {
     /// Live sessions per profile; signing in beyond it evicts the oldest.
     #[arg(long, env = "ZKPPD_MAX_SESSIONS", default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..=10_000))]
     pub max_sessions: u32,
+
+    /// How recent the sign-in behind a session must be for a password
+    /// change (/v1/password) or a profile deletion (/v1/profile/delete);
+    /// an older live session gets 401 Reauthentication required.
+    #[arg(long, env = "ZKPPD_REAUTH_WINDOW", default_value = "5m", value_parser = parse_duration, value_name = "DURATION")]
+    pub reauth_window: Duration,
+
+    /// A network (CIDR, repeatable; comma-separated in the environment
+    /// variable) whose clients may fill buckets without the admin bearer
+    /// token: for the original platform's token service, whose client
+    /// cannot send headers, on a private network. The client address is
+    /// the TCP peer (X-Forwarded-For only from a --trusted-proxy). Default:
+    /// none, every fill needs the token.
+    #[arg(
+        long = "admin-trusted-network",
+        env = "ZKPPD_ADMIN_TRUSTED_NETWORK",
+        value_name = "CIDR",
+        value_delimiter = ',',
+        value_parser = crate::net::parse_cidr
+    )]
+    pub admin_trusted_networks: Vec<ipnet::IpNet>,
 
     /// Pending sign-in handshakes kept in memory (about 1 KiB each); past
     /// it, the oldest is dropped.
@@ -349,6 +388,9 @@ pub struct Settings {
     pub max_sessions: u32,
     pub max_handshakes: usize,
     pub max_lockouts: usize,
+    pub reauth_window: Duration,
+    /// Networks whose clients may fill buckets without the admin token.
+    pub admin_trusted_networks: Vec<ipnet::IpNet>,
     pub max_connections: usize,
     pub header_timeout: Duration,
     pub body_timeout: Duration,
@@ -380,6 +422,7 @@ impl Settings {
             max_sessions: self.max_sessions,
             max_handshakes: self.max_handshakes,
             max_lockouts: self.max_lockouts,
+            reauth_window: self.reauth_window,
         }
     }
 
@@ -395,6 +438,8 @@ impl Settings {
             max_sessions: 16,
             max_handshakes: 16_384,
             max_lockouts: 65_536,
+            reauth_window: Duration::from_secs(300),
+            admin_trusted_networks: Vec::new(),
             max_connections: 4096,
             header_timeout: Duration::from_secs(30),
             body_timeout: Duration::from_secs(10),
@@ -426,6 +471,8 @@ impl ServeArgs {
             max_sessions: self.max_sessions,
             max_handshakes: self.max_handshakes as usize,
             max_lockouts: self.max_lockouts as usize,
+            reauth_window: self.reauth_window,
+            admin_trusted_networks: self.admin_trusted_networks,
             max_connections: self.max_connections as usize,
             header_timeout: self.header_timeout,
             body_timeout: self.body_timeout,

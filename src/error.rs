@@ -11,9 +11,10 @@ use zkppd_core::Error as Core;
 pub(crate) enum ApiError {
     /// What the domain refused, answered as the route's default says.
     Core(Core),
-    /// A sign-out's refusal: a session that is not live is 401 there,
+    /// The refusal of a route that acts on the caller's session (sign-out
+    /// and the lifecycle routes): a session that is not live is 401 there,
     /// where verify says 400 (as the original service answered).
-    SignoutRefused(Core),
+    SessionRefused(Core),
     InvalidBody,
     Unauthorized,
     /// The opt-in per-client rate limit; seconds until a retry.
@@ -44,8 +45,10 @@ impl ApiError {
         use StatusCode as S;
         match self {
             ApiError::Core(e) => core_parts(e),
-            ApiError::SignoutRefused(e) => match (e, core_parts(e)) {
-                (Core::InvalidSession, (_, message, header)) => (S::UNAUTHORIZED, message, header),
+            ApiError::SessionRefused(e) => match (e, core_parts(e)) {
+                (Core::InvalidSession | Core::ExpiredSession, (_, message, header)) => {
+                    (S::UNAUTHORIZED, message, header)
+                }
                 (_, other) => other,
             },
             ApiError::InvalidBody => (S::BAD_REQUEST, "Invalid body", None),
@@ -77,7 +80,7 @@ impl ApiError {
     pub(crate) fn cause(&self) -> Option<String> {
         match self {
             ApiError::Core(e @ (Core::Unavailable(_) | Core::Internal(_)))
-            | ApiError::SignoutRefused(e @ (Core::Unavailable(_) | Core::Internal(_))) => {
+            | ApiError::SessionRefused(e @ (Core::Unavailable(_) | Core::Internal(_))) => {
                 Some(e.to_string())
             }
             ApiError::Internal(c) => Some(c.clone()),
@@ -94,6 +97,8 @@ fn core_parts(e: &Core) -> Parts {
         Core::Malformed(_) => (S::BAD_REQUEST, "Invalid body", None),
         Core::UnknownBucket => (S::BAD_REQUEST, "Invalid bucket", None),
         Core::UnknownProfileToken | Core::InvalidSession => (S::BAD_REQUEST, "Invalid token", None),
+        Core::ExpiredSession => (S::BAD_REQUEST, "Token is expired", None),
+        Core::StaleSession => (S::UNAUTHORIZED, "Reauthentication required", None),
         Core::DuplicateId => (S::BAD_REQUEST, "Duplicate ID", None),
         Core::SignupBucketEmpty => (S::SERVICE_UNAVAILABLE, "Signup bucket empty", None),
         Core::InvalidCredentials | Core::NoHandshake => {

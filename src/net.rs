@@ -20,7 +20,7 @@ pub fn parse_cidr(s: &str) -> Result<IpNet, String> {
 
 /// Whether `net` holds `ip`, an IPv4-mapped IPv6 address counting as the
 /// IPv4 address it is.
-fn holds(net: &IpNet, ip: IpAddr) -> bool {
+pub(crate) fn holds(net: &IpNet, ip: IpAddr) -> bool {
     net.contains(&canonical(ip))
 }
 

@@ -13,17 +13,22 @@ use tracing::Instrument;
 use zkppd_proto::paths::{self, API, OPERATOR};
 
 use crate::error::ApiError;
-use crate::handlers::{bucket, ops, session, signin, signup};
+use crate::handlers::{account, bucket, ops, session, signin, signup};
 use crate::http::{self, Response};
 use crate::{AppState, cors, net};
 
 /// The unauthenticated routes the opt-in rate limit applies to
 /// (`/v1/verify` is left out: other services call it for every request).
-const LIMITED_PATHS: [&str; 4] = [
+const LIMITED_PATHS: [&str; 9] = [
     paths::SIGNUP,
     paths::SIGNIN,
     paths::SIGNIN_VERIFY,
     paths::SIGNOUT,
+    paths::SIGNOUT_ALL,
+    paths::SESSIONS,
+    paths::PASSWORD,
+    paths::PASSWORD_RESET,
+    paths::PROFILE_DELETE,
 ];
 
 fn rate_limited(state: &AppState, peer: SocketAddr) -> Result<(), ApiError> {
@@ -123,6 +128,11 @@ async fn dispatch(
         (&Method::POST, paths::SIGNIN_VERIFY) => signin::verify(state, peer, req).await,
         (&Method::POST, paths::VERIFY) => session::verify(state, peer, req).await,
         (&Method::POST, paths::SIGNOUT) => session::signout(state, peer, req).await,
+        (&Method::POST, paths::SIGNOUT_ALL) => account::signout_all(state, peer, req).await,
+        (&Method::POST, paths::SESSIONS) => account::sessions(state, peer, req).await,
+        (&Method::POST, paths::PASSWORD) => account::password(state, peer, req).await,
+        (&Method::POST, paths::PASSWORD_RESET) => account::password_reset(state, peer, req).await,
+        (&Method::POST, paths::PROFILE_DELETE) => account::profile_delete(state, peer, req).await,
         (&Method::GET, paths::HEALTHZ) => ops::healthz(state).await,
         (&Method::GET, paths::BUCKETS) => ops::buckets(state, req).await,
         // A CORS preflight, only when --cors-origin allows the origin;

@@ -28,25 +28,51 @@ pub(crate) fn authorize(state: &AppState, req: &Request<Incoming>) -> Result<(),
     }
 }
 
+/// How a fill was let in: the bearer token, or a client address inside an
+/// `--admin-trusted-network` (the original platform's token service,
+/// whose client cannot send headers).
+fn authorize_fill(
+    state: &AppState,
+    peer: SocketAddr,
+    req: &Request<Incoming>,
+) -> Result<&'static str, ApiError> {
+    if http::bearer(req.headers()).is_some() || state.settings.admin_trusted_networks.is_empty() {
+        return authorize(state, req).map(|()| "token");
+    }
+    let trusted = state
+        .settings
+        .admin_trusted_networks
+        .iter()
+        .any(|net| crate::net::holds(net, peer.ip()));
+    if trusted {
+        Ok("trusted_network")
+    } else {
+        Err(ApiError::Unauthorized)
+    }
+}
+
 pub(crate) async fn fill(
     state: &AppState,
     peer: SocketAddr,
     req: Request<Incoming>,
 ) -> Result<Response, ApiError> {
-    if let Err(e) = authorize(state, &req) {
-        // Failed admin authentication is worth an audit trail of its own.
-        tracing::info!(target: "audit", op = "bucket_fill", outcome = "unauthorized", %peer);
-        return Err(e);
-    }
+    let auth = match authorize_fill(state, peer, &req) {
+        Ok(how) => how,
+        Err(e) => {
+            // Failed admin authentication is worth an audit trail of its own.
+            tracing::info!(target: "audit", op = "bucket_fill", outcome = "unauthorized", %peer);
+            return Err(e);
+        }
+    };
     let body: FillRequest =
         http::read_json(req, http::FILL_BODY_LIMIT, 1, state.settings.body_timeout).await?;
     let result = state.core.fill(&body.bucket, body.tokens).await;
     match &result {
         Ok((bucket, c)) => {
-            tracing::info!(target: "audit", op = "bucket_fill", outcome = "ok", bucket = bucket.name(), inserted = c.inserted, duplicates = c.duplicates, %peer)
+            tracing::info!(target: "audit", op = "bucket_fill", outcome = "ok", auth, bucket = bucket.name(), inserted = c.inserted, duplicates = c.duplicates, %peer)
         }
         Err(_) => {
-            tracing::info!(target: "audit", op = "bucket_fill", outcome = outcome(&result), %peer)
+            tracing::info!(target: "audit", op = "bucket_fill", outcome = outcome(&result), auth, %peer)
         }
     }
     let (_, count) = result?;

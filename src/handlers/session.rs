@@ -36,6 +36,6 @@ pub(crate) async fn signout(
         .sign_out(&jwt.profile_id, &jwt.auth_token, &jwt.auth_expiry)
         .await;
     tracing::info!(target: "audit", op = "signout", outcome = outcome(&result), profile = %profile_ref, %peer);
-    result.map_err(ApiError::SignoutRefused)?;
+    result.map_err(ApiError::SessionRefused)?;
     Ok(http::json(StatusCode::OK, &Empty {}))
 }

@@ -213,17 +213,18 @@ fn check_reports_integrity_and_version_and_refuses_other_files() -> TestResult {
     let o = run(&["check", "--db", &db])?;
     assert_ok(&o);
     assert_eq!(field(&o, "integrity").as_deref(), Some("ok"));
-    assert_eq!(number(&o, "schema_version"), 2);
+    assert_eq!(number(&o, "schema_version"), 3);
     assert_eq!(number(&o, "profiles"), 0);
 
-    // A file of schema 1 (before the lockout table) is migrated in place,
-    // its data kept.
+    // A file of schema 1 (before the lockout and reset-token tables) is
+    // migrated in place, its data kept.
     let old = dir.path().join("v1.db");
     std::fs::copy(&path, &old)?;
-    sqlite(&old).execute_batch("DROP TABLE lockouts; PRAGMA user_version = 1;")?;
+    sqlite(&old)
+        .execute_batch("DROP TABLE lockouts; DROP TABLE reset_tokens; PRAGMA user_version = 1;")?;
     let o = run(&["check", "--db", &db_arg(&old)])?;
     assert_ok(&o);
-    assert_eq!(number(&o, "schema_version"), 2);
+    assert_eq!(number(&o, "schema_version"), 3);
     let o = run(&["bucket", "count", "--db", &db_arg(&old)])?;
     assert_eq!(number(&o, "signup"), 1);
     assert_eq!(

@@ -4,11 +4,13 @@
 //! timing-sensitive tests take a guard of `zkppd_testkit::serial`, so that
 //! two tests at a time on two cores cannot make each other fail.
 
+mod account;
 mod admin_cli;
 mod attacks;
 mod binary;
 mod bounds;
 mod crash;
+mod dropin;
 mod faults;
 mod fuzz;
 mod http_rules;

@@ -344,8 +344,22 @@ fn sessions_expire() -> TestResult {
     let jwt = s.session_for(&acc);
     assert_eq!(verify(&s, &jwt).status, 200);
     std::thread::sleep(Duration::from_millis(1200));
-    verify(&s, &jwt).assert_error(400, "Invalid token");
-    signout(&s, &jwt).assert_error(401, "Invalid token");
+    // The session matches in token, profile id and expiry but has expired:
+    // the original's message, so a caller can tell "sign in again" from
+    // "forged" (SPEC §2).
+    verify(&s, &jwt).assert_error(400, "Token is expired");
+    signout(&s, &jwt).assert_error(401, "Token is expired");
+    // Anything that does not match all three stays `Invalid token`.
+    let mut forged = jwt.clone();
+    forged["auth_token"] = json!("A".repeat(43));
+    verify(&s, &forged).assert_error(400, "Invalid token");
+    signout(&s, &forged).assert_error(401, "Invalid token");
+    let mut other_expiry = jwt.clone();
+    other_expiry["auth_expiry"] = json!("2000-01-01T00:00:00.000Z");
+    verify(&s, &other_expiry).assert_error(400, "Invalid token");
+    // An expired session is purged a day after it expired; before that the
+    // sweep leaves it (it is still there to be told apart).
+    assert_eq!(s.count("SELECT count(*) FROM sessions"), 1);
     Ok(())
 }
 

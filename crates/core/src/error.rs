@@ -33,6 +33,14 @@ pub enum Error {
     /// Not a live session (unknown, ended, or fields that do not match).
     #[error("not a live session")]
     InvalidSession,
+    /// A stored session matching in token, profile id and expiry whose
+    /// expiry has passed (until it is purged).
+    #[error("session expired")]
+    ExpiredSession,
+    /// A live session older than the re-authentication window, for an
+    /// operation that needs a fresh sign-in.
+    #[error("session not fresh")]
+    StaleSession,
     /// An admin operation on a profile that does not exist.
     #[error("no profile `{0}`")]
     NoSuchProfile(String),
@@ -63,6 +71,8 @@ impl Error {
             Error::NoHandshake => "no_handshake",
             Error::LockedOut(_) => "locked",
             Error::InvalidSession => "invalid_token",
+            Error::ExpiredSession => "token_expired",
+            Error::StaleSession => "reauthentication_required",
             Error::NoSuchProfile(_) => "no_such_profile",
             Error::ImportConflict { .. } => "import_conflict",
             Error::Unavailable(_) | Error::Internal(_) => "error",

@@ -17,6 +17,9 @@ pub(crate) struct Handshake {
     pub(crate) verifier: srp::Verifier,
     pub(crate) salt: Vec<u8>,
     pub(crate) known: bool,
+    /// The verifier as stored when step 1 read it: the session is stored
+    /// only if the profile still has it (a password change wins).
+    pub(crate) stored: String,
 }
 
 impl Handshake {
@@ -105,6 +108,11 @@ impl Handshakes {
         let entry = inner.by_id.remove(id)?;
         inner.order.remove(&entry.seq);
         (entry.expires > now).then_some(entry.handshake)
+    }
+
+    /// Forgets the pending handshake of `id`, if any (a deleted profile).
+    pub(crate) fn remove(&self, id: &str) {
+        drop(self.take(id));
     }
 
     /// Drops expired handshakes (also done on every insert).

@@ -15,6 +15,7 @@ pub(crate) struct Keys {
     fake_verifier: [u8; 32],
     profile_ref: [u8; 32],
     lockout: [u8; 32],
+    reset_token: [u8; 32],
 }
 
 impl Keys {
@@ -25,6 +26,7 @@ impl Keys {
             fake_verifier: blake3::derive_key("zkppd 2026-11 unknown profile verifier", &secret.0),
             profile_ref: blake3::derive_key("zkppd 2026-11 profile log reference", &secret.0),
             lockout: blake3::derive_key("zkppd 2026-11 lockout key", &secret.0),
+            reset_token: blake3::derive_key("zkppd 2026-11 reset token hash", &secret.0),
         }
     }
 
@@ -43,6 +45,11 @@ impl Keys {
     /// unknown ones) are not stored in clear.
     pub(crate) fn lockout_key(&self, id: &str) -> [u8; 32] {
         *blake3::keyed_hash(&self.lockout, id.as_bytes()).as_bytes()
+    }
+
+    /// What the store keeps of an operator's reset token.
+    pub(crate) fn reset_token_hash(&self, token: &str) -> [u8; 32] {
+        *blake3::keyed_hash(&self.reset_token, token.as_bytes()).as_bytes()
     }
 
     /// A stable salt for an unknown id: 64 lowercase hex, like a client's.

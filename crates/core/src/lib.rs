@@ -21,6 +21,7 @@ pub use error::{Error, Result};
 pub use keys::session_token_hash;
 pub use lockout::{FREE_FAILURES, MAX_DELAY};
 pub use service::{
-    BucketSizes, Challenge, FillCount, ImportCount, Limits, MemoryCounts, Service, SignUp, SignedIn,
+    BucketSizes, Challenge, FillCount, ImportCount, Limits, MemoryCounts, Service, SessionInfo,
+    SignUp, SignedIn,
 };
 pub use session::{format_expiry, now_ms};

@@ -177,6 +177,14 @@ impl Lockout {
         entry.counter
     }
 
+    /// Clears `key`'s streak in memory (the store cleared it too: a
+    /// password change, a reset, a deletion); guesses in flight stay pinned.
+    pub(crate) fn forget(&self, key: &[u8; 32]) {
+        if let Some(entry) = self.lock().get_mut(key) {
+            entry.counter = Counter::default();
+        }
+    }
+
     /// Forgets counters idle since `idle_before_ms` and not locked (the
     /// store forgets them alike).
     pub(crate) fn sweep(&self, now_ms: i64, idle_before_ms: i64) {

@@ -15,12 +15,30 @@ pub mod paths {
     pub const SIGNIN_VERIFY: &str = "/v1/signin/verify";
     pub const VERIFY: &str = "/v1/verify";
     pub const SIGNOUT: &str = "/v1/signout";
+    pub const SIGNOUT_ALL: &str = "/v1/signout/all";
+    pub const SESSIONS: &str = "/v1/sessions";
+    pub const PASSWORD: &str = "/v1/password";
+    pub const PASSWORD_RESET: &str = "/v1/password/reset";
+    pub const PROFILE_DELETE: &str = "/v1/profile/delete";
     pub const HEALTHZ: &str = "/healthz";
     pub const BUCKETS: &str = "/v1/buckets";
     pub const METRICS: &str = "/metrics";
 
-    /// Every `POST` route of the API (the seed API's routes).
-    pub const API: [&str; 6] = [BUCKET_FILL, SIGNUP, SIGNIN, SIGNIN_VERIFY, VERIFY, SIGNOUT];
+    /// Every `POST` route of the API: the seed API's six, then the
+    /// account lifecycle.
+    pub const API: [&str; 11] = [
+        BUCKET_FILL,
+        SIGNUP,
+        SIGNIN,
+        SIGNIN_VERIFY,
+        VERIFY,
+        SIGNOUT,
+        SIGNOUT_ALL,
+        SESSIONS,
+        PASSWORD,
+        PASSWORD_RESET,
+        PROFILE_DELETE,
+    ];
     /// The operators' `GET` routes on the API listener.
     pub const OPERATOR: [&str; 2] = [HEALTHZ, BUCKETS];
 }
@@ -118,6 +136,49 @@ pub struct Verified {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Empty {}
+
+/// `POST /v1/password`: a new salt and verifier from a fresh session.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordRequest {
+    pub jwt: Jwt,
+    pub salt: String,
+    pub zkpp: String,
+}
+
+/// `POST /v1/password/reset`: a new salt and verifier with an operator's
+/// one-time reset token.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResetRequest {
+    pub profile_id: String,
+    pub reset_token: String,
+    pub salt: String,
+    pub zkpp: String,
+}
+
+/// The answer of `POST /v1/signout/all`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Ended {
+    pub ended: u64,
+}
+
+/// One live session in `POST /v1/sessions`'s answer (never a token).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SessionEntry {
+    pub created: String,
+    pub expiry: String,
+    pub current: bool,
+}
+
+/// The answer of `POST /v1/sessions`: newest first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SessionList {
+    pub sessions: Vec<SessionEntry>,
+}
 
 /// `GET /healthz`: `ok` or `unavailable`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

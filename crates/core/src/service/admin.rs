@@ -53,9 +53,11 @@ impl Service {
         let now = now_ms();
         let idle_before = now - i64::try_from(LOCKOUT_IDLE.as_millis()).unwrap_or(0);
         self.lockout.sweep(now, idle_before);
+        let expired_before =
+            now - i64::try_from(super::sessions::EXPIRED_KEPT.as_millis()).unwrap_or(0);
         self.store(move |s| {
             s.purge_lockouts(now, idle_before)?;
-            s.purge_expired_sessions(now)
+            s.purge_expired_sessions(expired_before)
         })
         .await
     }
@@ -74,10 +76,13 @@ impl Service {
     pub async fn delete_profile(&self, id: &str) -> Result<usize> {
         rules::check_profile_id(id)?;
         let owned = id.to_owned();
-        match self.store(move |s| s.delete_profile(&owned)).await? {
-            Some(ended) => Ok(ended),
-            None => Err(Error::NoSuchProfile(id.to_owned())),
-        }
+        let key = self.keys.lockout_key(id);
+        let deleted = self.store(move |s| s.delete_profile(&owned, &key)).await?;
+        // After the commit: a step 2 racing this finds no handshake, or
+        // finds its session refused (the profile is gone).
+        self.handshakes.remove(id);
+        self.lockout.forget(&key);
+        deleted.ok_or_else(|| Error::NoSuchProfile(id.to_owned()))
     }
 
     /// Ends every session of a profile; how many.

@@ -22,6 +22,7 @@ use crate::store::Store;
 
 pub use crate::store::{BucketSizes, FillCount, ImportCount};
 pub use admin::MemoryCounts;
+pub use sessions::SessionInfo;
 pub use signin::{Challenge, SignedIn};
 pub use signup::SignUp;
 
@@ -36,6 +37,8 @@ pub struct Limits {
     pub max_handshakes: usize,
     /// Lockout counters kept in memory.
     pub max_lockouts: usize,
+    /// How recent a sign-in must be for a password change or a deletion.
+    pub reauth_window: Duration,
 }
 
 impl Default for Limits {
@@ -46,6 +49,7 @@ impl Default for Limits {
             max_sessions: 16,
             max_handshakes: 16_384,
             max_lockouts: 65_536,
+            reauth_window: Duration::from_secs(300),
         }
     }
 }

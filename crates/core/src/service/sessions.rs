@@ -1,40 +1,259 @@
-//! Verify and sign-out. Every check goes to the store (no cache), so a
-//! revocation by another process counts at once.
+//! Verify, sign-out and the session-holder's operations on the profile:
+//! list sessions, sign out everywhere, change the password, delete the
+//! profile, and the operator's reset. Every check goes to the store (no
+//! cache), so a revocation by another process counts at once.
+
+use std::time::Duration;
+
+use base64::Engine as _;
+use zeroize::Zeroizing;
 
 use super::Service;
 use crate::keys::session_token_hash;
-use crate::session::now_ms;
+use crate::session::{format_expiry, now_ms};
+use crate::store::{Record, Session};
 use crate::{Error, Result, rules};
 
+/// How long an expired session is kept (so that verify can say `Token is
+/// expired` rather than `Invalid token`) before the sweep purges it.
+pub(crate) const EXPIRED_KEPT: Duration = Duration::from_secs(24 * 3600);
+
+/// One of a profile's live sessions, as its holder may see it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionInfo {
+    /// When the sign-in happened (RFC 3339, milliseconds, UTC).
+    pub created: String,
+    /// The session's expiry, as handed out.
+    pub expiry: String,
+    /// Whether it is the session asking.
+    pub current: bool,
+}
+
 impl Service {
-    /// The profile id of the live session `(profile_id, token, expiry)`:
-    /// a stored session must match all three exactly and not have expired.
-    pub async fn verify(&self, profile_id: &str, token: &str, expiry: &str) -> Result<String> {
+    /// The stored session `(profile_id, token, expiry)` names: `Ok` when
+    /// it matches all three exactly and is live, `ExpiredSession` when it
+    /// matches but has expired, `InvalidSession` otherwise.
+    async fn session_of(
+        &self,
+        profile_id: &str,
+        token: &str,
+        expiry: &str,
+    ) -> Result<([u8; 32], Session)> {
         rules::check_profile_id(profile_id)?;
         let hash = session_token_hash(token);
         let stored = self.store(move |s| s.session(&hash)).await?;
         match stored {
-            Some(s)
-                if s.profile_id == profile_id && s.expiry == expiry && s.expires_ms > now_ms() =>
-            {
-                Ok(s.profile_id)
+            Some(s) if s.profile_id == profile_id && s.expiry == expiry => {
+                if s.expires_ms > now_ms() {
+                    Ok((hash, s))
+                } else {
+                    Err(Error::ExpiredSession)
+                }
             }
             _ => Err(Error::InvalidSession),
         }
+    }
+
+    /// A live session that is also fresh (see `Limits::reauth_window`);
+    /// an expired one is simply not live here.
+    async fn fresh_session_of(
+        &self,
+        profile_id: &str,
+        token: &str,
+        expiry: &str,
+    ) -> Result<([u8; 32], Session)> {
+        let (hash, session) = self.live_session_of(profile_id, token, expiry).await?;
+        let window = i64::try_from(self.limits.reauth_window.as_millis()).unwrap_or(i64::MAX);
+        if session.created_ms < now_ms().saturating_sub(window) {
+            return Err(Error::StaleSession);
+        }
+        Ok((hash, session))
+    }
+
+    /// [`Service::session_of`], with an expired session as `InvalidSession`.
+    async fn live_session_of(
+        &self,
+        profile_id: &str,
+        token: &str,
+        expiry: &str,
+    ) -> Result<([u8; 32], Session)> {
+        self.session_of(profile_id, token, expiry)
+            .await
+            .map_err(|e| match e {
+                Error::ExpiredSession => Error::InvalidSession,
+                other => other,
+            })
+    }
+
+    /// The profile id of the live session `(profile_id, token, expiry)`.
+    pub async fn verify(&self, profile_id: &str, token: &str, expiry: &str) -> Result<String> {
+        let (_, session) = self.session_of(profile_id, token, expiry).await?;
+        Ok(session.profile_id)
     }
 
     /// Ends that one session if it is live.
     pub async fn sign_out(&self, profile_id: &str, token: &str, expiry: &str) -> Result<()> {
         rules::check_profile_id(profile_id)?;
         let hash = session_token_hash(token);
-        let (id, expiry) = (profile_id.to_owned(), expiry.to_owned());
+        let (id, exp) = (profile_id.to_owned(), expiry.to_owned());
         let ended = self
-            .store(move |s| s.end_session(&hash, &id, &expiry, now_ms()))
+            .store(move |s| s.end_session(&hash, &id, &exp, now_ms()))
             .await?;
         if ended {
+            return Ok(());
+        }
+        // Not live: say whether it matched an expired one (a read only on
+        // this failure path).
+        self.session_of(profile_id, token, expiry).await?;
+        Err(Error::InvalidSession)
+    }
+
+    /// Ends every session of the profile, the caller's included; how many.
+    pub async fn sign_out_all(&self, profile_id: &str, token: &str, expiry: &str) -> Result<usize> {
+        self.live_session_of(profile_id, token, expiry).await?;
+        let id = profile_id.to_owned();
+        self.store(move |s| s.end_sessions_of(&id)).await
+    }
+
+    /// The profile's live sessions, newest first.
+    pub async fn sessions(
+        &self,
+        profile_id: &str,
+        token: &str,
+        expiry: &str,
+    ) -> Result<Vec<SessionInfo>> {
+        let (current, _) = self.live_session_of(profile_id, token, expiry).await?;
+        let id = profile_id.to_owned();
+        let live = self
+            .store(move |s| s.live_sessions_of(&id, now_ms()))
+            .await?;
+        Ok(live
+            .into_iter()
+            .map(|(hash, s)| SessionInfo {
+                created: format_expiry(s.created_ms),
+                expiry: s.expiry,
+                current: hash == current,
+            })
+            .collect())
+    }
+
+    /// Checks a new salt and verifier as sign-up does.
+    fn new_record(verifier: &str, salt: &str) -> Result<Record> {
+        if !rules::valid_verifier(verifier) {
+            return Err(Error::Malformed("zkpp"));
+        }
+        if !rules::valid_salt(salt) {
+            return Err(Error::Malformed("salt"));
+        }
+        Ok(Record {
+            verifier: verifier.to_owned(),
+            salt: salt.to_owned(),
+        })
+    }
+
+    /// Replaces the password (salt and verifier) from a fresh session: every
+    /// other session ends, the lockout streak clears, pending handshakes of
+    /// the old verifier cannot make a session any more.
+    pub async fn change_password(
+        &self,
+        profile_id: &str,
+        token: &str,
+        expiry: &str,
+        verifier: &str,
+        salt: &str,
+    ) -> Result<()> {
+        rules::check_profile_id(profile_id)?;
+        let record = Self::new_record(verifier, salt)?;
+        let (keep, _) = self.fresh_session_of(profile_id, token, expiry).await?;
+        let id = profile_id.to_owned();
+        let key = self.keys.lockout_key(profile_id);
+        let changed = self
+            .store(move |s| s.set_password(&id, &record, &keep, &key))
+            .await?;
+        self.handshakes.remove(profile_id);
+        self.lockout.forget(&key);
+        if changed {
             Ok(())
         } else {
             Err(Error::InvalidSession)
+        }
+    }
+
+    /// Deletes the profile of a fresh session, with its sessions, pending
+    /// handshake, reset token and lockout streak.
+    pub async fn delete_own_profile(
+        &self,
+        profile_id: &str,
+        token: &str,
+        expiry: &str,
+    ) -> Result<()> {
+        self.fresh_session_of(profile_id, token, expiry).await?;
+        self.delete_profile(profile_id)
+            .await
+            .map(|_| ())
+            .map_err(|e| match e {
+                // Deleted by someone else meanwhile: the session went with it.
+                Error::NoSuchProfile(_) => Error::InvalidSession,
+                other => other,
+            })
+    }
+
+    /// An operator's one-time reset token for a profile, live for `ttl`;
+    /// it replaces an older one. Only its keyed hash is stored.
+    pub async fn issue_reset_token(
+        &self,
+        profile_id: &str,
+        ttl: Duration,
+    ) -> Result<Zeroizing<String>> {
+        rules::check_profile_id(profile_id)?;
+        let mut bytes = Zeroizing::new([0u8; 32]);
+        getrandom::fill(&mut bytes[..]).map_err(Error::rng)?;
+        let token =
+            Zeroizing::new(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&bytes[..]));
+        let hash = self.keys.reset_token_hash(&token);
+        let ttl_ms = i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX);
+        let id = profile_id.to_owned();
+        let stored = self
+            .store(move |s| s.put_reset_token(&id, &hash, now_ms().saturating_add(ttl_ms)))
+            .await?;
+        if stored {
+            Ok(token)
+        } else {
+            Err(Error::NoSuchProfile(profile_id.to_owned()))
+        }
+    }
+
+    /// Sets a new password with an operator's reset token: every session
+    /// ends, the streak clears, the token is consumed. A wrong, used or
+    /// expired token and an unknown profile are one answer
+    /// (`InvalidSession`), and count toward the lockout as a wrong proof.
+    pub async fn reset_password(
+        &self,
+        profile_id: &str,
+        reset_token: &str,
+        verifier: &str,
+        salt: &str,
+    ) -> Result<()> {
+        rules::check_profile_id(profile_id)?;
+        let record = Self::new_record(verifier, salt)?;
+        let key = self.keys.lockout_key(profile_id);
+        self.begin_guess(key).await?;
+        let hash = self.keys.reset_token_hash(reset_token);
+        let id = profile_id.to_owned();
+        let outcome = self
+            .store(move |s| s.reset_password(&id, &hash, now_ms(), &record, &key))
+            .await;
+        let done = matches!(outcome, Ok(true));
+        let counter = self.lockout.finish(&key, done);
+        if !done {
+            self.store(move |s| s.save_lockout(&key, &counter)).await?;
+        }
+        match outcome? {
+            true => {
+                self.handshakes.remove(profile_id);
+                Ok(())
+            }
+            false => Err(Error::InvalidSession),
         }
     }
 }

@@ -53,6 +53,7 @@ pub(super) fn decoy(secret: &InstallSecret) -> Handshake {
         verifier,
         salt: hex::decode(&keys.fake_salt("zkppd decoy")).unwrap_or_default(),
         known: false,
+        stored: String::new(),
     }
 }
 
@@ -72,7 +73,7 @@ impl Service {
     }
 
     /// Counts one guess (see `Lockout::attempt`); the failures stored before.
-    async fn begin_guess(&self, key: [u8; 32]) -> Result<u32> {
+    pub(super) async fn begin_guess(&self, key: [u8; 32]) -> Result<u32> {
         for _ in 0..3 {
             match self.lockout.attempt(&key, now_ms()) {
                 Attempt::Counted { prior } => return Ok(prior),
@@ -118,13 +119,13 @@ impl Service {
                 if let State::Locked(secs) = lockout.check(&lock_key, now_ms()) {
                     return Err(Error::LockedOut(secs));
                 }
-                let (verifier, salt, known) = match store.profile(&id)? {
+                let (verifier, salt, stored) = match store.profile(&id)? {
                     Some(r) => {
                         let v = srp::Verifier::from_hex(&r.verifier)
                             .ok_or_else(|| Error::Internal("stored verifier is invalid".into()))?;
-                        (v, r.salt.clone(), true)
+                        (v, r.salt.clone(), Some(r.verifier.clone()))
                     }
-                    None => (fake_verifier, fake_salt, false),
+                    None => (fake_verifier, fake_salt, None),
                 };
                 let salt_bytes = hex::decode(&salt)
                     .ok_or_else(|| Error::Internal("stored salt is invalid".into()))?;
@@ -136,7 +137,8 @@ impl Service {
                     a,
                     verifier,
                     salt: salt_bytes,
-                    known,
+                    known: stored.is_some(),
+                    stored: stored.unwrap_or_default(),
                 };
                 Ok((handshake, salt))
             })
@@ -198,9 +200,9 @@ impl Service {
             .run_then(
                 move || {
                     let m2 = hs.check(&id, &m1);
-                    (m2.filter(|_| hs.known && well_formed), id)
+                    (m2.filter(|_| hs.known && well_formed), id, hs)
                 },
-                move |(m2, profile_id)| {
+                move |(m2, profile_id, hs)| {
                     let counter = lockout.finish(&lock_key, m2.is_some());
                     let Some(m2) = m2 else {
                         // Kept before answering: a restart forgets no guess.
@@ -218,8 +220,13 @@ impl Service {
                         profile_id,
                         expiry: session::format_expiry(expires_ms),
                         expires_ms,
+                        created_ms: now,
                     };
-                    store.create_session(&token_hash, &session, now, max)?;
+                    // A password change or deletion that committed since
+                    // step 1 wins: no session from the old verifier.
+                    if !store.create_session(&token_hash, &session, max, &hs.stored)? {
+                        return Ok(None);
+                    }
                     Ok(Some((m2, session)))
                 },
             )

@@ -26,12 +26,14 @@ pub struct Record {
 }
 
 /// A session as stored: the expiry exactly as handed out (compared byte
-/// for byte) and in milliseconds (for comparisons and purging).
+/// for byte) and in milliseconds (for comparisons and purging), and when
+/// the sign-in that made it happened (for freshness and listing).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Session {
     pub profile_id: String,
     pub expiry: String,
     pub expires_ms: i64,
+    pub created_ms: i64,
 }
 
 /// Counts of a fill: new tokens and skipped duplicates.
@@ -79,18 +81,47 @@ pub trait Store: Send + Sync + 'static {
     /// Stores profiles as given, in one transaction; an id already stored
     /// with the same record is left alone, one with another is an error.
     fn import_profiles(&self, records: &[(usize, String, Record)]) -> Result<ImportCount>;
-    /// Deletes a profile and its sessions; `None` if there was none, else
-    /// how many sessions ended.
-    fn delete_profile(&self, id: &str) -> Result<Option<usize>>;
+    /// Deletes a profile, its sessions, its reset token and its failure
+    /// streak (under `lockout_key`) in one transaction; `None` if there was
+    /// no profile, else how many sessions ended.
+    fn delete_profile(&self, id: &str, lockout_key: &[u8; 32]) -> Result<Option<usize>>;
+    /// Replaces a profile's salt and verifier, ends every session of it but
+    /// `keep`, and clears its failure streak, in one transaction; false if
+    /// there is no such profile.
+    fn set_password(
+        &self,
+        id: &str,
+        record: &Record,
+        keep: &[u8; 32],
+        lockout_key: &[u8; 32],
+    ) -> Result<bool>;
+    /// Stores a profile's reset token (keyed hash), replacing an older one;
+    /// false if there is no such profile.
+    fn put_reset_token(&self, id: &str, hash: &[u8; 32], expires_ms: i64) -> Result<bool>;
+    /// If the profile's reset token is `hash` and live: consumes it, sets
+    /// the new record, ends every session and clears the failure streak,
+    /// in one transaction. False (nothing changed) otherwise.
+    fn reset_password(
+        &self,
+        id: &str,
+        hash: &[u8; 32],
+        now_ms: i64,
+        record: &Record,
+        lockout_key: &[u8; 32],
+    ) -> Result<bool>;
 
-    /// Stores a session and evicts that profile's oldest beyond `max`.
+    /// Stores a session and evicts that profile's oldest beyond `max`, if
+    /// the profile still has `verifier` (the one the proof was checked
+    /// against); false, storing nothing, if it changed or went.
     fn create_session(
         &self,
         token_hash: &[u8; 32],
         session: &Session,
-        now_ms: i64,
         max: u32,
-    ) -> Result<()>;
+        verifier: &str,
+    ) -> Result<bool>;
+    /// A profile's live sessions with their token hashes, newest first.
+    fn live_sessions_of(&self, profile_id: &str, now_ms: i64) -> Result<Vec<([u8; 32], Session)>>;
     /// The session under this token hash, live or not. No cache.
     fn session(&self, token_hash: &[u8; 32]) -> Result<Option<Session>>;
     /// Deletes the session with this hash if it matches the profile id and
@@ -104,7 +135,8 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<bool>;
     /// Deletes every session of a profile; how many.
     fn end_sessions_of(&self, profile_id: &str) -> Result<usize>;
-    fn purge_expired_sessions(&self, now_ms: i64) -> Result<usize>;
+    /// Deletes sessions that expired before `before_ms`.
+    fn purge_expired_sessions(&self, before_ms: i64) -> Result<usize>;
     fn live_sessions(&self, now_ms: i64) -> Result<i64>;
 
     /// The failure streak kept for a profile (by keyed hash), if any.

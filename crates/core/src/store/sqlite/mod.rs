@@ -8,6 +8,7 @@ mod buckets;
 mod lockouts;
 mod maintenance;
 mod profiles;
+mod resets;
 mod sessions;
 
 use std::path::{Path, PathBuf};
@@ -23,7 +24,7 @@ use crate::lockout::Counter;
 use crate::{Error, Result};
 
 /// The schema this binary writes and understands.
-pub const SCHEMA_VERSION: i64 = 2;
+pub const SCHEMA_VERSION: i64 = 3;
 /// `PRAGMA application_id` of a zkppd file ("zkpp").
 pub const APPLICATION_ID: i64 = 0x7a6b_7070;
 const SCHEMA: &str = include_str!("../../../../../schema.sql");
@@ -234,15 +235,67 @@ impl Store for SqliteStore {
         self.write(|conn| profiles::import(conn, records))
     }
 
-    fn delete_profile(&self, id: &str) -> Result<Option<usize>> {
+    fn delete_profile(&self, id: &str, lockout_key: &[u8; 32]) -> Result<Option<usize>> {
         self.write(|conn| {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let ended = sessions::delete_for_profile(&tx, id)?;
             if !profiles::delete(&tx, id)? {
                 return Ok(None);
             }
+            lockouts::put(&tx, lockout_key, &Counter::default())?;
             tx.commit()?;
             Ok(Some(ended))
+        })
+    }
+
+    fn set_password(
+        &self,
+        id: &str,
+        record: &Record,
+        keep: &[u8; 32],
+        lockout_key: &[u8; 32],
+    ) -> Result<bool> {
+        self.write(|conn| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            if !profiles::set_record(&tx, id, record)? {
+                return Ok(false);
+            }
+            sessions::delete_others(&tx, id, keep)?;
+            lockouts::put(&tx, lockout_key, &Counter::default())?;
+            tx.commit()?;
+            Ok(true)
+        })
+    }
+
+    fn put_reset_token(&self, id: &str, hash: &[u8; 32], expires_ms: i64) -> Result<bool> {
+        self.write(|conn| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            if profiles::get(&tx, id)?.is_none() {
+                return Ok(false);
+            }
+            resets::put(&tx, id, hash, expires_ms)?;
+            tx.commit()?;
+            Ok(true)
+        })
+    }
+
+    fn reset_password(
+        &self,
+        id: &str,
+        hash: &[u8; 32],
+        now_ms: i64,
+        record: &Record,
+        lockout_key: &[u8; 32],
+    ) -> Result<bool> {
+        self.write(|conn| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            if !resets::take(&tx, id, hash, now_ms)? || !profiles::set_record(&tx, id, record)? {
+                return Ok(false);
+            }
+            sessions::delete_for_profile(&tx, id)?;
+            lockouts::put(&tx, lockout_key, &Counter::default())?;
+            tx.commit()?;
+            Ok(true)
         })
     }
 
@@ -250,10 +303,14 @@ impl Store for SqliteStore {
         &self,
         token_hash: &[u8; 32],
         session: &Session,
-        now_ms: i64,
         max: u32,
-    ) -> Result<()> {
-        self.write(|conn| sessions::create(conn, token_hash, session, now_ms, max))
+        verifier: &str,
+    ) -> Result<bool> {
+        self.write(|conn| sessions::create(conn, token_hash, session, max, verifier))
+    }
+
+    fn live_sessions_of(&self, profile_id: &str, now_ms: i64) -> Result<Vec<([u8; 32], Session)>> {
+        self.read(|conn| sessions::live_of(conn, profile_id, now_ms))
     }
 
     fn session(&self, token_hash: &[u8; 32]) -> Result<Option<Session>> {
@@ -374,12 +431,19 @@ fn prepare(conn: &mut Connection) -> Result<InstallSecret, String> {
         if !journal.eq_ignore_ascii_case("wal") {
             return Err(format!("cannot switch to WAL mode (got {journal})"));
         }
-        if version == 1 {
-            let tx = conn.transaction().map_err(|e| e.to_string())?;
-            tx.execute_batch(lockouts::MIGRATE_FROM_1)
-                .and_then(|()| tx.execute_batch("PRAGMA user_version = 2;"))
-                .and_then(|()| tx.commit())
-                .map_err(|e| format!("cannot migrate schema 1 to 2: {e}"))?;
+        // Each step in its own transaction, so a crash leaves a version
+        // the next start migrates on from.
+        let steps: [(i64, &str); 2] = [(1, lockouts::MIGRATE_FROM_1), (2, resets::MIGRATE_TO_3)];
+        for (from, sql) in steps {
+            if version <= from {
+                let tx = conn.transaction().map_err(|e| e.to_string())?;
+                tx.execute_batch(sql)
+                    .and_then(|()| {
+                        tx.execute_batch(&format!("PRAGMA user_version = {};", from + 1))
+                    })
+                    .and_then(|()| tx.commit())
+                    .map_err(|e| format!("cannot migrate schema {from} to {}: {e}", from + 1))?;
+            }
         }
     }
 

@@ -101,3 +101,11 @@ pub(super) fn import(
     tx.commit()?;
     Ok(count)
 }
+
+/// Replaces a profile's salt and verifier; false if there is no profile.
+pub(super) fn set_record(conn: &Connection, id: &str, record: &Record) -> Result<bool> {
+    Ok(conn
+        .prepare_cached("UPDATE profiles SET verifier = ?2, salt = ?3 WHERE id = ?1")?
+        .execute([id, &record.verifier, &record.salt])?
+        == 1)
+}

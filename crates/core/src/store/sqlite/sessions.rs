@@ -8,15 +8,21 @@ use crate::Result;
 use crate::store::Session;
 
 /// Stores a new session and evicts the oldest of that profile beyond `max`,
-/// in one transaction.
+/// in one transaction, if the profile still has the verifier the proof was
+/// checked against (a password change or a deletion that committed in the
+/// meantime wins); false if it has not.
 pub(super) fn create(
     conn: &mut Connection,
     token_hash: &[u8; 32],
     session: &Session,
-    now_ms: i64,
     max: u32,
-) -> Result<()> {
+    verifier: &str,
+) -> Result<bool> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    match super::profiles::get(&tx, &session.profile_id)? {
+        Some(r) if r.verifier == verifier => {}
+        _ => return Ok(false),
+    }
     tx.prepare_cached(
         "INSERT INTO sessions (token_hash, profile_id, expiry, expires_ms, created_ms)
          VALUES (?1, ?2, ?3, ?4, ?5)",
@@ -26,7 +32,7 @@ pub(super) fn create(
         session.profile_id,
         session.expiry,
         session.expires_ms,
-        now_ms
+        session.created_ms
     ])?;
     tx.prepare_cached(
         "DELETE FROM sessions WHERE profile_id = ?1 AND token_hash != ?3
@@ -41,23 +47,55 @@ pub(super) fn create(
         &token_hash[..]
     ])?;
     tx.commit()?;
-    Ok(())
+    Ok(true)
 }
 
 /// The session stored under this token hash, if any.
 pub(super) fn get(conn: &Connection, token_hash: &[u8; 32]) -> Result<Option<Session>> {
     Ok(conn
         .prepare_cached(
-            "SELECT profile_id, expiry, expires_ms FROM sessions WHERE token_hash = ?1",
+            "SELECT profile_id, expiry, expires_ms, created_ms FROM sessions WHERE token_hash = ?1",
         )?
-        .query_row([&token_hash[..]], |r| {
-            Ok(Session {
-                profile_id: r.get(0)?,
-                expiry: r.get(1)?,
-                expires_ms: r.get(2)?,
-            })
-        })
+        .query_row([&token_hash[..]], row)
         .optional()?)
+}
+
+fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Session> {
+    Ok(Session {
+        profile_id: r.get(0)?,
+        expiry: r.get(1)?,
+        expires_ms: r.get(2)?,
+        created_ms: r.get(3)?,
+    })
+}
+
+/// A profile's live sessions with their token hashes, newest first.
+pub(super) fn live_of(
+    conn: &Connection,
+    profile_id: &str,
+    now_ms: i64,
+) -> Result<Vec<([u8; 32], Session)>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT profile_id, expiry, expires_ms, created_ms, token_hash FROM sessions
+         WHERE profile_id = ?1 AND expires_ms > ?2
+         ORDER BY created_ms DESC, token_hash DESC",
+    )?;
+    let rows = stmt.query_map(rusqlite::params![profile_id, now_ms], |r| {
+        let hash: Vec<u8> = r.get(4)?;
+        let mut key = [0u8; 32];
+        if hash.len() == 32 {
+            key.copy_from_slice(&hash);
+        }
+        Ok((key, row(r)?))
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// Deletes every session of a profile but the one with `keep`; how many.
+pub(super) fn delete_others(conn: &Connection, profile_id: &str, keep: &[u8; 32]) -> Result<usize> {
+    Ok(conn
+        .prepare_cached("DELETE FROM sessions WHERE profile_id = ?1 AND token_hash != ?2")?
+        .execute(rusqlite::params![profile_id, &keep[..]])?)
 }
 
 /// Deletes the session with this hash if it belongs to `profile_id`, has
@@ -90,11 +128,11 @@ pub(super) fn delete_for_profile(conn: &Connection, profile_id: &str) -> Result<
         .execute([profile_id])?)
 }
 
-/// Deletes expired sessions; returns how many.
-pub(super) fn purge_expired(conn: &Connection, now_ms: i64) -> Result<usize> {
+/// Deletes sessions that expired before `before_ms`; returns how many.
+pub(super) fn purge_expired(conn: &Connection, before_ms: i64) -> Result<usize> {
     Ok(conn
         .prepare_cached("DELETE FROM sessions WHERE expires_ms <= ?1")?
-        .execute([now_ms])?)
+        .execute([before_ms])?)
 }
 
 /// Live sessions (for metrics).

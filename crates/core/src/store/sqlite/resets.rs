@@ -1,0 +1,45 @@
+//! SQL of the `reset_tokens` table: at most one operator reset token per
+//! profile, kept as a keyed hash with its expiry.
+
+use rusqlite::{Connection, OptionalExtension};
+
+use crate::Result;
+
+/// The schema-3 table, for files made by an older schema.
+pub(super) const MIGRATE_TO_3: &str = "CREATE TABLE reset_tokens (
+    profile_id TEXT PRIMARY KEY REFERENCES profiles (id) ON DELETE CASCADE,
+    token_hash BLOB NOT NULL CHECK (length(token_hash) = 32),
+    expires_ms INTEGER NOT NULL
+) WITHOUT ROWID;";
+
+/// Stores the reset token of a profile, replacing an older one.
+pub(super) fn put(conn: &Connection, id: &str, hash: &[u8; 32], expires_ms: i64) -> Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO reset_tokens (profile_id, token_hash, expires_ms) VALUES (?1, ?2, ?3)
+         ON CONFLICT (profile_id) DO UPDATE SET token_hash = ?2, expires_ms = ?3",
+    )?
+    .execute(rusqlite::params![id, &hash[..], expires_ms])?;
+    Ok(())
+}
+
+/// Deletes the profile's reset token if it is `hash` and not expired; true
+/// if one was (so it is consumed by this call).
+pub(super) fn take(conn: &Connection, id: &str, hash: &[u8; 32], now_ms: i64) -> Result<bool> {
+    Ok(conn
+        .prepare_cached(
+            "DELETE FROM reset_tokens WHERE profile_id = ?1 AND token_hash = ?2
+             AND expires_ms > ?3",
+        )?
+        .execute(rusqlite::params![id, &hash[..], now_ms])?
+        == 1)
+}
+
+/// Whether a profile has a reset token (for tests and `check`).
+#[allow(dead_code)]
+pub(super) fn exists(conn: &Connection, id: &str) -> Result<bool> {
+    Ok(conn
+        .prepare_cached("SELECT 1 FROM reset_tokens WHERE profile_id = ?1")?
+        .query_row([id], |_| Ok(()))
+        .optional()?
+        .is_some())
+}
