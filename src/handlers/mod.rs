@@ -2,6 +2,7 @@
 //! call the core service, shape the answer and write the audit line. No
 //! SQL, no domain rule and no URL here.
 
+pub(crate) mod auth;
 pub(crate) mod bucket;
 pub(crate) mod ops;
 pub(crate) mod session;

@@ -10,6 +10,7 @@ mod binary;
 mod bounds;
 mod crash;
 mod faults;
+mod forward_auth;
 mod fuzz;
 mod http_rules;
 mod hygiene;

@@ -18,6 +18,9 @@ pub mod paths {
     pub const HEALTHZ: &str = "/healthz";
     pub const BUCKETS: &str = "/v1/buckets";
     pub const METRICS: &str = "/metrics";
+    /// Forward-auth for reverse proxies: `GET` (and `HEAD`) with the
+    /// session's auth token as a bearer or the session cookie.
+    pub const AUTH: &str = "/v1/auth";
 
     /// Every `POST` route of the API (the seed API's routes).
     pub const API: [&str; 6] = [BUCKET_FILL, SIGNUP, SIGNIN, SIGNIN_VERIFY, VERIFY, SIGNOUT];

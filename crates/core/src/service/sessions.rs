@@ -1,10 +1,13 @@
-//! Verify and sign-out. Every check goes to the store (no cache), so a
-//! revocation by another process counts at once.
+//! Verify, forward-auth and sign-out. Every check goes to the store (no
+//! cache), so a revocation by another process counts at once.
 
 use super::Service;
 use crate::keys::session_token_hash;
 use crate::session::now_ms;
 use crate::{Error, Result, rules};
+
+/// The longest token [`Service::authenticate`] looks up.
+const MAX_TOKEN_LEN: usize = 256;
 
 impl Service {
     /// The profile id of the live session `(profile_id, token, expiry)`:
@@ -19,6 +22,24 @@ impl Service {
             {
                 Ok(s.profile_id)
             }
+            _ => Err(Error::InvalidSession),
+        }
+    }
+
+    /// The profile id of the live session whose auth token is `token`
+    /// (forward-auth: a reverse proxy has only the token, from a bearer
+    /// header or a cookie). Unknown, ended and expired sessions are all
+    /// `InvalidSession`: the caller answers them alike.
+    pub async fn authenticate(&self, token: &str) -> Result<String> {
+        // Tokens are 43 characters; a longer one cannot match, and is not
+        // worth hashing (a proxy forwards whatever the client sent).
+        if token.is_empty() || token.len() > MAX_TOKEN_LEN {
+            return Err(Error::InvalidSession);
+        }
+        let hash = session_token_hash(token);
+        let stored = self.store(move |s| s.session(&hash)).await?;
+        match stored {
+            Some(s) if s.expires_ms > now_ms() => Ok(s.profile_id),
             _ => Err(Error::InvalidSession),
         }
     }
