@@ -17,6 +17,7 @@ mod hygiene;
 mod interop;
 mod logs;
 mod ops;
+mod proxy;
 mod signin;
 mod signup;
 mod unlinkable;
