@@ -1,27 +1,39 @@
 #!/usr/bin/env bash
 # Runs every check and test of zkppd on a fresh machine: installs what the
-# interop test needs (node + npm from the distribution when missing, the
-# pinned npm client from package-lock.json), then fmt, clippy and tests.
+# interop and forward-auth tests need (node, npm, nginx and chromium from
+# the distribution when missing; the pinned npm client and esbuild from
+# package-lock.json), then fmt, clippy and tests.
 set -euo pipefail
 cd "$(dirname "$0")"
 
-# --- npm/node: the interop client (tests/it/interop.rs fails without it) ---
-if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
-    echo "test.sh: installing nodejs and npm from the distribution" >&2
+# --- distribution packages the tests need, installed when missing ---
+# node + npm: the interop client (tests/it/interop.rs); nginx and chromium:
+# the forward-auth tests with real components (tests/it/proxy.rs).
+# `need CMD PACKAGE` queues PACKAGE when CMD is not found.
+missing=()
+need() {
+    command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ] || missing+=("$2")
+}
+need node nodejs
+need npm npm
+need nginx nginx
+need chromium chromium
+if [ "${#missing[@]}" -gt 0 ]; then
+    echo "test.sh: installing ${missing[*]} from the distribution" >&2
     if [ "$(id -u)" -eq 0 ]; then
         as_root=()
     elif command -v sudo >/dev/null 2>&1; then
         as_root=(sudo)
     else
-        echo "test.sh: node/npm missing and not root (no sudo): install nodejs and npm" >&2
+        echo "test.sh: ${missing[*]} missing and not root (no sudo): install them" >&2
         exit 1
     fi
-    "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -q
+    "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null
     "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive \
-        apt-get install -y -q --no-install-recommends nodejs npm
+        apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 npm ci --prefix tests/interop --no-audit --no-fund --loglevel=error
-# --- end npm/node ---
+# --- end packages ---
 
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --all-features --locked -- -D warnings

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use hyper::header::HeaderName;
 
 /// A self-hosted sign-in server with zero-knowledge password proofs
 /// (SRP-6a), single-use sign-up tokens and session credentials, over one
@@ -308,6 +309,107 @@ pub struct ServeArgs {
         value_parser = parse_origin
     )]
     pub cors_origins: Vec<String>,
+
+    /// Forward-auth: the header of a GET /v1/auth answer that names the
+    /// signed-in profile, for the reverse proxy to pass on to the app
+    /// (the id percent-encoded where it is not plain ASCII; see README).
+    #[arg(
+        long,
+        env = "ZKPPD_AUTH_HEADER_NAME",
+        value_name = "NAME",
+        default_value = "X-Profile-Id",
+        value_parser = parse_auth_header_name
+    )]
+    pub auth_header_name: HeaderName,
+
+    /// Also hand a signed-in browser its session as a cookie named NAME
+    /// (HttpOnly, Secure, SameSite=Lax, Path=/, lasting as long as the
+    /// session), for forward-auth behind a reverse proxy; sign-out clears
+    /// it. The JSON answers stay the same. Off unless set.
+    #[arg(
+        long,
+        env = "ZKPPD_SESSION_COOKIE",
+        value_name = "NAME",
+        value_parser = parse_cookie_name
+    )]
+    pub session_cookie: Option<String>,
+
+    /// The session cookie's Domain (e.g. `example.com` to share it with
+    /// every subdomain); without it the cookie goes back to zkppd's own
+    /// host only.
+    #[arg(
+        long,
+        env = "ZKPPD_COOKIE_DOMAIN",
+        value_name = "DOMAIN",
+        requires = "session_cookie",
+        value_parser = parse_cookie_domain
+    )]
+    pub cookie_domain: Option<String>,
+
+    /// Leave `Secure` off the session cookie so that browsers send it over
+    /// plain HTTP. For local development only: anyone on the path can
+    /// then read the session.
+    #[arg(long, env = "ZKPPD_COOKIE_INSECURE", requires = "session_cookie")]
+    pub cookie_insecure: bool,
+}
+
+/// A header name for the forward-auth answer: a valid field name that is
+/// not one the answer sets itself or that frames the message.
+pub fn parse_auth_header_name(s: &str) -> Result<HeaderName, String> {
+    let name =
+        HeaderName::from_bytes(s.as_bytes()).map_err(|_| format!("invalid header name `{s}`"))?;
+    const RESERVED: [&str; 12] = [
+        "cache-control",
+        "connection",
+        "content-length",
+        "content-type",
+        "date",
+        "keep-alive",
+        "set-cookie",
+        "transfer-encoding",
+        "upgrade",
+        "vary",
+        "www-authenticate",
+        "x-request-id",
+    ];
+    if RESERVED.contains(&name.as_str()) || name.as_str().starts_with("access-control-") {
+        return Err(format!(
+            "header name `{s}` is one zkppd's answer sets itself; pick another, e.g. X-Profile-Id"
+        ));
+    }
+    Ok(name)
+}
+
+/// A cookie name: an RFC 6265 token (visible ASCII without separators).
+pub fn parse_cookie_name(s: &str) -> Result<String, String> {
+    let separator = |b: u8| b"()<>@,;:\\\"/[]?={} \t".contains(&b);
+    if !s.is_empty() && s.bytes().all(|b| b.is_ascii_graphic() && !separator(b)) {
+        Ok(s.to_owned())
+    } else {
+        Err(format!(
+            "invalid cookie name `{s}`: expected letters, digits and !#$%&'*+-.^_`|~ (an RFC 6265 token)"
+        ))
+    }
+}
+
+/// A cookie Domain: a host name (letters, digits, `-`, dots between
+/// labels), an optional leading dot dropped as browsers do.
+pub fn parse_cookie_domain(s: &str) -> Result<String, String> {
+    let host = s.strip_prefix('.').unwrap_or(s);
+    let label_ok = |l: &str| {
+        !l.is_empty()
+            && l.len() <= 63
+            && !l.starts_with('-')
+            && !l.ends_with('-')
+            && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+    };
+    if host.len() <= 253 && host.split('.').all(label_ok) {
+        Ok(host.to_ascii_lowercase())
+    } else {
+        Err(format!(
+            "invalid cookie domain `{s}`: expected a host name such as example.com"
+        ))
+    }
 }
 
 /// An origin as browsers send it: `scheme://host[:port]`, no path, or `*`.
@@ -401,6 +503,52 @@ pub struct Settings {
     pub metrics_listen: Option<SocketAddr>,
     /// Origins allowed by CORS (lowercase, or `*`); empty turns CORS off.
     pub cors_origins: Vec<String>,
+    /// The header of a `/v1/auth` answer that names the profile.
+    pub auth_header: HeaderName,
+    /// The opt-in session cookie; `None` sets and reads no cookie.
+    pub session_cookie: Option<SessionCookie>,
+}
+
+/// How the session cookie is written (validated at start-up).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionCookie {
+    /// An RFC 6265 token.
+    pub name: String,
+    pub domain: Option<String>,
+    /// Whether the cookie carries `Secure` (off only with
+    /// `--cookie-insecure`).
+    pub secure: bool,
+}
+
+impl SessionCookie {
+    /// A secure cookie named `name` for zkppd's own host.
+    pub fn new(name: &str) -> SessionCookie {
+        SessionCookie {
+            name: name.to_owned(),
+            domain: None,
+            secure: true,
+        }
+    }
+
+    /// The browsers' cookie-prefix rules, checked at start-up so that a
+    /// browser never silently drops the cookie: `__Secure-` needs Secure,
+    /// `__Host-` also needs no Domain.
+    fn check_prefix(&self) -> Result<(), String> {
+        let host = self.name.starts_with("__Host-");
+        if (host || self.name.starts_with("__Secure-")) && !self.secure {
+            return Err(format!(
+                "cookie `{}`: browsers only accept a __Secure-/__Host- cookie with Secure; drop --cookie-insecure",
+                self.name
+            ));
+        }
+        if host && self.domain.is_some() {
+            return Err(format!(
+                "cookie `{}`: browsers only accept a __Host- cookie without Domain; drop --cookie-domain",
+                self.name
+            ));
+        }
+        Ok(())
+    }
 }
 
 /// The admin bearer token; its Debug never prints it.
@@ -447,6 +595,8 @@ impl Settings {
             trusted_proxies: Vec::new(),
             metrics_listen: None,
             cors_origins: Vec::new(),
+            auth_header: HeaderName::from_static("x-profile-id"),
+            session_cookie: None,
         }
     }
 }
@@ -457,6 +607,18 @@ impl ServeArgs {
         let admin_token = match &self.admin_token_file {
             None => None,
             Some(path) => Some(read_admin_token(path)?),
+        };
+        let session_cookie = match &self.session_cookie {
+            None => None,
+            Some(name) => {
+                let cookie = SessionCookie {
+                    name: name.clone(),
+                    domain: self.cookie_domain.clone(),
+                    secure: !self.cookie_insecure,
+                };
+                cookie.check_prefix()?;
+                Some(cookie)
+            }
         };
         Ok(Settings {
             listen: self.listen,
@@ -480,6 +642,8 @@ impl ServeArgs {
             trusted_proxies: self.trusted_proxies,
             metrics_listen: self.metrics_listen,
             cors_origins: self.cors_origins,
+            auth_header: self.auth_header_name,
+            session_cookie,
         })
     }
 }
@@ -523,6 +687,66 @@ mod tests {
         ] {
             assert!(parse_duration(bad).is_err(), "{bad:?} accepted");
         }
+    }
+
+    #[test]
+    fn cookie_names_are_rfc6265_tokens() {
+        for ok in ["zkppd_session", "s", "a-b.c~!#$%&'*+^`|"] {
+            assert_eq!(parse_cookie_name(ok), Ok(ok.to_owned()));
+        }
+        for bad in [
+            "", "a b", "a;b", "a=b", "a,b", "a\"b", "a/b", "é", "a\tb", "a\u{7f}",
+        ] {
+            assert!(parse_cookie_name(bad).is_err(), "{bad:?} accepted");
+        }
+    }
+
+    #[test]
+    fn cookie_domains() {
+        assert_eq!(
+            parse_cookie_domain(".Example.com"),
+            Ok("example.com".into())
+        );
+        assert_eq!(parse_cookie_domain("a-b.example"), Ok("a-b.example".into()));
+        for bad in [
+            "", ".", "a..b", "-a.com", "a_b.com", "a.com/", "a com", "a.com:80",
+        ] {
+            assert!(parse_cookie_domain(bad).is_err(), "{bad:?} accepted");
+        }
+    }
+
+    #[test]
+    fn auth_header_names() {
+        assert_eq!(
+            parse_auth_header_name("Remote-User").map(|h| h.to_string()),
+            Ok("remote-user".to_owned())
+        );
+        for bad in [
+            "",
+            "a b",
+            "x:y",
+            "Content-Length",
+            "Set-Cookie",
+            "access-control-allow-origin",
+        ] {
+            assert!(parse_auth_header_name(bad).is_err(), "{bad:?} accepted");
+        }
+    }
+
+    #[test]
+    fn cookie_prefixes_follow_the_browsers_rules() {
+        let mut c = SessionCookie::new("__Host-s");
+        assert!(c.check_prefix().is_ok());
+        c.domain = Some("example.com".into());
+        assert!(c.check_prefix().is_err());
+        let mut c = SessionCookie::new("__Secure-s");
+        c.domain = Some("example.com".into());
+        assert!(c.check_prefix().is_ok());
+        c.secure = false;
+        assert!(c.check_prefix().is_err());
+        let mut c = SessionCookie::new("plain");
+        c.secure = false;
+        assert!(c.check_prefix().is_ok());
     }
 
     #[test]

@@ -54,7 +54,21 @@ pub fn preflight(method: &'static str) -> Response {
     res
 }
 
-/// Adds the CORS headers of a real (non-preflight) answer. With CORS on,
+/// Whether a browser page from `origin` may call with credentials (the
+/// session cookie): only with `--session-cookie` on, and only for an
+/// origin named by `--cors-origin` itself, never one let in by `*`, so
+/// that no page of any site can ride a signed-in browser's cookie.
+fn allows_credentials(settings: &Settings, origin: &HeaderValue) -> bool {
+    settings.session_cookie.is_some()
+        && origin.to_str().is_ok_and(|text| {
+            settings
+                .cors_origins
+                .iter()
+                .any(|o| o != "*" && o.eq_ignore_ascii_case(text))
+        })
+}
+
+/// Adds the CORS headers of an answer (a preflight's too). With CORS on,
 /// every answer varies by `Origin`, so caches must know it.
 pub fn decorate(settings: &Settings, origin: Option<HeaderValue>, res: &mut Response) {
     if settings.cors_origins.is_empty() {
@@ -63,10 +77,20 @@ pub fn decorate(settings: &Settings, origin: Option<HeaderValue>, res: &mut Resp
     let h = res.headers_mut();
     h.append(VARY, HeaderValue::from_static("origin"));
     if let Some(origin) = origin {
+        if allows_credentials(settings, &origin) {
+            h.insert(
+                "access-control-allow-credentials",
+                HeaderValue::from_static("true"),
+            );
+        }
         h.insert("access-control-allow-origin", origin);
-        h.insert(
-            "access-control-expose-headers",
-            HeaderValue::from_static("retry-after, www-authenticate, x-request-id"),
+        // A page that asks /v1/auth who is signed in reads the id header.
+        let expose = format!(
+            "retry-after, www-authenticate, x-request-id, {}",
+            settings.auth_header
         );
+        if let Ok(expose) = HeaderValue::from_str(&expose) {
+            h.insert("access-control-expose-headers", expose);
+        }
     }
 }

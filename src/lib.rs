@@ -9,6 +9,7 @@
 //! → `zkppd_core::Service` → its store.
 
 pub mod config;
+mod cookie;
 mod cors;
 mod error;
 mod handlers;

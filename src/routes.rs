@@ -6,14 +6,14 @@ use std::net::SocketAddr;
 use std::time::Instant;
 
 use hyper::body::Incoming;
-use hyper::header::HeaderValue;
+use hyper::header::{CACHE_CONTROL, HeaderValue};
 use hyper::{Method, Request};
 use tracing::Instrument;
 
 use zkppd_proto::paths::{self, API, OPERATOR};
 
 use crate::error::ApiError;
-use crate::handlers::{account, bucket, ops, session, signin, signup};
+use crate::handlers::{account, auth, bucket, ops, session, signin, signup};
 use crate::http::{self, Response};
 use crate::{AppState, cors, net};
 
@@ -44,6 +44,7 @@ fn rate_limited(state: &AppState, peer: SocketAddr) -> Result<(), ApiError> {
 fn route_label(path: &str) -> &'static str {
     API.iter()
         .chain(OPERATOR.iter())
+        .chain(std::iter::once(&paths::AUTH))
         .find(|p| **p == path)
         .copied()
         .unwrap_or("unmatched")
@@ -89,6 +90,12 @@ pub(crate) async fn handle(
             http::error(&err)
         }
     };
+    if route == paths::AUTH {
+        // A proxy or browser cache must never answer for the session
+        // store: every status of forward-auth is for this request only.
+        res.headers_mut()
+            .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
     cors::decorate(&state.settings, origin, &mut res);
     if let Ok(id) = HeaderValue::from_str(&request_id.to_string()) {
         res.headers_mut().insert("x-request-id", id);
@@ -135,6 +142,8 @@ async fn dispatch(
         (&Method::POST, paths::PROFILE_DELETE) => account::profile_delete(state, peer, req).await,
         (&Method::GET, paths::HEALTHZ) => ops::healthz(state).await,
         (&Method::GET, paths::BUCKETS) => ops::buckets(state, req).await,
+        // Not rate limited, like /v1/verify: proxies call it per request.
+        (&Method::GET | &Method::HEAD, paths::AUTH) => auth::check(state, req).await,
         // A CORS preflight, only when --cors-origin allows the origin;
         // any other OPTIONS is a 405 like any other method.
         (&Method::OPTIONS, p)
@@ -142,13 +151,14 @@ async fn dispatch(
         {
             Ok(cors::preflight("POST"))
         }
-        (&Method::OPTIONS, paths::BUCKETS)
+        (&Method::OPTIONS, paths::BUCKETS | paths::AUTH)
             if cors::is_preflight(settings, req.headers(), "GET") =>
         {
             Ok(cors::preflight("GET"))
         }
         (_, p) if API.contains(&p) => Err(ApiError::MethodNotAllowed("POST")),
         (_, p) if OPERATOR.contains(&p) => Err(ApiError::MethodNotAllowed("GET")),
+        (_, paths::AUTH) => Err(ApiError::MethodNotAllowed("GET, HEAD")),
         _ => Err(ApiError::NotFound),
     }
 }

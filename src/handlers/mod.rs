@@ -3,6 +3,7 @@
 //! SQL, no domain rule and no URL here.
 
 pub(crate) mod account;
+pub(crate) mod auth;
 pub(crate) mod bucket;
 pub(crate) mod ops;
 pub(crate) mod session;

@@ -1,15 +1,17 @@
-//! `POST /v1/verify` and `POST /v1/signout`: checks and ends a session.
+//! `POST /v1/verify` and `POST /v1/signout`: checks and ends a session
+//! (a sign-out also clears the `--session-cookie`).
 
 use std::net::SocketAddr;
 
 use hyper::body::Incoming;
+use hyper::header::SET_COOKIE;
 use hyper::{Request, StatusCode};
 use zkppd_proto::{Empty, SessionRequest, Verified};
 
 use super::{body, outcome};
-use crate::AppState;
 use crate::error::ApiError;
 use crate::http::{self, Response};
+use crate::{AppState, cookie};
 
 pub(crate) async fn verify(
     state: &AppState,
@@ -37,5 +39,16 @@ pub(crate) async fn signout(
         .await;
     tracing::info!(target: "audit", op = "signout", outcome = outcome(&result), profile = %profile_ref, %peer);
     result.map_err(ApiError::SessionRefused)?;
-    Ok(http::json(StatusCode::OK, &Empty {}))
+    let mut res = http::json(StatusCode::OK, &Empty {});
+    // Only a successful sign-out clears the cookie: a refused one may have
+    // named another session than the one the browser holds.
+    if let Some(value) = state
+        .settings
+        .session_cookie
+        .as_ref()
+        .and_then(cookie::clear)
+    {
+        res.headers_mut().append(SET_COOKIE, value);
+    }
+    Ok(res)
 }

@@ -1,16 +1,18 @@
-//! `POST /v1/signin` and `POST /v1/signin/verify`: the two SRP steps.
+//! `POST /v1/signin` and `POST /v1/signin/verify`: the two SRP steps (and,
+//! with `--session-cookie`, the cookie a successful step 2 sets).
 
 use std::net::SocketAddr;
 
 use hyper::body::Incoming;
+use hyper::header::SET_COOKIE;
 use hyper::{Request, StatusCode};
 use zkppd_core::Error as CoreError;
 use zkppd_proto::{Challenge, Jwt, SigninRequest, Welcome};
 
 use super::{body, outcome};
-use crate::AppState;
 use crate::error::ApiError;
 use crate::http::{self, Response};
+use crate::{AppState, cookie};
 
 pub(crate) async fn start(
     state: &AppState,
@@ -45,7 +47,13 @@ pub(crate) async fn verify(
     });
     tracing::info!(target: "audit", op = "signin", outcome = outcome(&result), profile = %profile_ref, %peer);
     let done = result?;
-    Ok(http::json(
+    // With --session-cookie the browser also gets the token as an
+    // HttpOnly cookie that lives exactly as long as the session.
+    let set_cookie = state.settings.session_cookie.as_ref().and_then(|c| {
+        let remaining_ms = done.expires_ms.saturating_sub(zkppd_core::now_ms()).max(0);
+        cookie::set(c, &done.auth_token, remaining_ms.unsigned_abs() / 1000)
+    });
+    let mut res = http::json(
         StatusCode::OK,
         &Welcome {
             proof: done.proof,
@@ -55,5 +63,9 @@ pub(crate) async fn verify(
                 auth_expiry: done.auth_expiry,
             },
         },
-    ))
+    );
+    if let Some(value) = set_cookie {
+        res.headers_mut().append(SET_COOKIE, value);
+    }
+    Ok(res)
 }

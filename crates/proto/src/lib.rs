@@ -23,6 +23,9 @@ pub mod paths {
     pub const HEALTHZ: &str = "/healthz";
     pub const BUCKETS: &str = "/v1/buckets";
     pub const METRICS: &str = "/metrics";
+    /// Forward-auth for reverse proxies: `GET` (and `HEAD`) with the
+    /// session's auth token as a bearer or the session cookie.
+    pub const AUTH: &str = "/v1/auth";
 
     /// Every `POST` route of the API: the seed API's six, then the
     /// account lifecycle.

@@ -1,4 +1,5 @@
-//! Verify, sign-out and the session-holder's operations on the profile:
+//! Verify, forward-auth, sign-out and the session-holder's operations on
+//! the profile:
 //! list sessions, sign out everywhere, change the password, delete the
 //! profile, and the operator's reset. Every check goes to the store (no
 //! cache), so a revocation by another process counts at once.
@@ -17,6 +18,9 @@ use crate::{Error, Result, rules};
 /// How long an expired session is kept (so that verify can say `Token is
 /// expired` rather than `Invalid token`) before the sweep purges it.
 pub(crate) const EXPIRED_KEPT: Duration = Duration::from_secs(24 * 3600);
+
+/// The longest token [`Service::authenticate`] looks up.
+const MAX_TOKEN_LEN: usize = 256;
 
 /// One of a profile's live sessions, as its holder may see it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -89,6 +93,24 @@ impl Service {
     pub async fn verify(&self, profile_id: &str, token: &str, expiry: &str) -> Result<String> {
         let (_, session) = self.session_of(profile_id, token, expiry).await?;
         Ok(session.profile_id)
+    }
+
+    /// The profile id of the live session whose auth token is `token`
+    /// (forward-auth: a reverse proxy has only the token, from a bearer
+    /// header or a cookie). Unknown, ended and expired sessions are all
+    /// `InvalidSession`: the caller answers them alike.
+    pub async fn authenticate(&self, token: &str) -> Result<String> {
+        // Tokens are 43 characters; a longer one cannot match, and is not
+        // worth hashing (a proxy forwards whatever the client sent).
+        if token.is_empty() || token.len() > MAX_TOKEN_LEN {
+            return Err(Error::InvalidSession);
+        }
+        let hash = session_token_hash(token);
+        let stored = self.store(move |s| s.session(&hash)).await?;
+        match stored {
+            Some(s) if s.expires_ms > now_ms() => Ok(s.profile_id),
+            _ => Err(Error::InvalidSession),
+        }
     }
 
     /// Ends that one session if it is live.

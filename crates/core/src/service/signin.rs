@@ -30,6 +30,9 @@ pub struct SignedIn {
     pub profile_id: String,
     pub auth_token: Zeroizing<String>,
     pub auth_expiry: String,
+    /// `auth_expiry` in milliseconds since the Unix epoch (for a cookie's
+    /// `Max-Age`).
+    pub expires_ms: i64,
 }
 
 /// The lockout key a step 2 without a handshake writes (keys are keyed
@@ -237,6 +240,7 @@ impl Service {
                 profile_id: session.profile_id,
                 auth_token: token,
                 auth_expiry: session.expiry,
+                expires_ms: session.expires_ms,
             }),
             Ok(None) => Err(Error::InvalidCredentials),
             Err(e) => Err(e),
