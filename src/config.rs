@@ -338,8 +338,9 @@ pub enum DbLocation {
     Temp,
 }
 
-/// Validated server settings; what the rest of the crate sees.
-#[derive(Debug, Clone)]
+/// Validated server settings; what the rest of the crate sees. Not
+/// `Clone`: it holds the admin token, of which there is one copy.
+#[derive(Debug)]
 pub struct Settings {
     pub listen: SocketAddr,
     pub db: DbLocation,
@@ -361,9 +362,21 @@ pub struct Settings {
     pub cors_origins: Vec<String>,
 }
 
-/// The admin bearer token; its Debug never prints it.
-#[derive(Clone)]
-pub struct AdminToken(pub String);
+/// The admin bearer token: one copy (not `Clone`), wiped from memory on
+/// drop, and its Debug never prints it.
+#[derive(zeroize::Zeroize, zeroize::ZeroizeOnDrop)]
+pub struct AdminToken(String);
+
+impl AdminToken {
+    pub fn new(token: String) -> AdminToken {
+        AdminToken(token)
+    }
+
+    /// The token, for the constant-time comparison.
+    pub(crate) fn expose(&self) -> &str {
+        &self.0
+    }
+}
 
 impl std::fmt::Debug for AdminToken {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -438,17 +451,43 @@ impl ServeArgs {
 }
 
 /// Reads the first line of the token file, surrounding whitespace stripped.
+/// The token must be visible ASCII, as a `Bearer` header can carry it: a
+/// byte-order mark, other non-ASCII or a control character would make the
+/// token impossible to send, so it is a start-up error naming the cause.
 pub fn read_admin_token(path: &std::path::Path) -> Result<AdminToken, String> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| format!("cannot read admin token file {}: {e}", path.display()))?;
+    let text = zeroize::Zeroizing::new(
+        std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read admin token file {}: {e}", path.display()))?,
+    );
     let token = text.lines().next().unwrap_or("").trim();
-    if token.chars().count() < 16 {
+    check_admin_token(token)
+        .map_err(|cause| format!("admin token in {}: {cause}", path.display()))?;
+    Ok(AdminToken(token.to_owned()))
+}
+
+/// Why `token` cannot be the admin token, if it cannot. Never quotes it.
+fn check_admin_token(token: &str) -> Result<(), String> {
+    if token.starts_with('\u{feff}') {
+        return Err(
+            "starts with a byte-order mark (U+FEFF); save the file as UTF-8 without BOM".into(),
+        );
+    }
+    if let Some((at, c)) = token.char_indices().find(|(_, c)| c.is_control()) {
         return Err(format!(
-            "admin token in {} is shorter than 16 characters",
-            path.display()
+            "has a control character (U+{:04X}) at byte {at}; use visible ASCII only",
+            c as u32
         ));
     }
-    Ok(AdminToken(token.to_owned()))
+    if let Some((at, c)) = token.char_indices().find(|(_, c)| !c.is_ascii_graphic()) {
+        return Err(format!(
+            "has a character a Bearer header cannot carry (U+{:04X}) at byte {at}; use visible ASCII only",
+            c as u32
+        ));
+    }
+    if token.len() < 16 {
+        return Err("is shorter than 16 characters".into());
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -476,6 +515,35 @@ mod tests {
         ] {
             assert!(parse_duration(bad).is_err(), "{bad:?} accepted");
         }
+    }
+
+    #[test]
+    fn admin_tokens_must_be_visible_ascii() {
+        assert_eq!(check_admin_token("0123456789abcdef~!"), Ok(()));
+        for (bad, cause) in [
+            ("\u{feff}0123456789abcdef", "byte-order mark"),
+            ("0123456789\u{7}abcdef", "control character (U+0007)"),
+            ("0123456789\tabcdef", "control character (U+0009)"),
+            ("0123456789abcdéf", "cannot carry (U+00E9)"),
+            ("0123456789 abcdef", "cannot carry (U+0020)"),
+            ("0123456789\u{a0}abcdef", "cannot carry (U+00A0)"),
+            ("short", "shorter than 16"),
+        ] {
+            let err = check_admin_token(bad).expect_err(bad);
+            assert!(err.contains(cause), "{bad:?}: {err}");
+        }
+    }
+
+    /// The admin token is wiped when dropped and has one copy only (no
+    /// `Clone`: a second copy would be a second place to wipe).
+    #[test]
+    fn the_admin_token_is_wiped_on_drop() {
+        fn wiped_on_drop<T: zeroize::ZeroizeOnDrop>() {}
+        wiped_on_drop::<AdminToken>();
+        let mut token = AdminToken::new("0123456789abcdef".into());
+        zeroize::Zeroize::zeroize(&mut token);
+        assert_eq!(token.expose(), "");
+        assert_eq!(format!("{token:?}"), "AdminToken(..)");
     }
 
     #[test]

@@ -23,6 +23,12 @@ pub(crate) const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 /// How often expired sessions, handshakes and idle counters are swept.
 const SWEEP_EVERY: Duration = Duration::from_secs(30);
 
+/// The largest request head (request line, headers, the blank line) the
+/// README promises to read; one byte more is hyper's 431. Without
+/// `max_header_size`, hyper only stops at its read buffer, which its
+/// adaptive reads overshoot (a ~100 KB head got through).
+pub(crate) const HEAD_LIMIT: usize = 64 * 1024;
+
 /// The canned answer past the connection cap (no hyper connection is set
 /// up for it). Its length is checked by a unit test below.
 const BUSY_RESPONSE: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\nretry-after: 1\r\nconnection: close\r\ncontent-length: 80\r\n\r\n{\"statusCode\":503,\"error\":\"Service Unavailable\",\"message\":\"Service unavailable\"}";
@@ -59,7 +65,8 @@ pub async fn serve(
                 let conn = http1::Builder::new()
                     .timer(TokioTimer::new())
                     .header_read_timeout(state.settings.header_timeout)
-                    .max_buf_size(64 * 1024)
+                    .max_header_size(HEAD_LIMIT)
+                    .max_buf_size(HEAD_LIMIT)
                     .serve_connection(TokioIo::new(stream), service);
                 let watched = graceful.watch(conn);
                 tokio::spawn(async move {

@@ -4,6 +4,7 @@ use std::net::SocketAddr;
 
 use hyper::body::Incoming;
 use hyper::{Request, StatusCode};
+use zeroize::Zeroize;
 use zkppd_core::Error as CoreError;
 use zkppd_proto::{Challenge, Jwt, SigninRequest, Welcome};
 
@@ -45,15 +46,17 @@ pub(crate) async fn verify(
     });
     tracing::info!(target: "audit", op = "signin", outcome = outcome(&result), profile = %profile_ref, %peer);
     let done = result?;
-    Ok(http::json(
-        StatusCode::OK,
-        &Welcome {
-            proof: done.proof,
-            jwt: Jwt {
-                profile_id: done.profile_id,
-                auth_token: done.auth_token.to_string(),
-                auth_expiry: done.auth_expiry,
-            },
+    let mut welcome = Welcome {
+        proof: done.proof,
+        jwt: Jwt {
+            profile_id: done.profile_id,
+            auth_token: done.auth_token.to_string(),
+            auth_expiry: done.auth_expiry,
         },
-    ))
+    };
+    let res = http::json(StatusCode::OK, &welcome);
+    // The wire type holds a plain String: wipe it once serialized (the
+    // core's copy is a `Zeroizing` already).
+    welcome.jwt.auth_token.zeroize();
+    Ok(res)
 }

@@ -12,8 +12,8 @@ use crate::{Error, Result};
 pub struct SignUp {
     pub profile_id: String,
     pub profile_token: Zeroizing<String>,
-    /// The SRP verifier (`zkpp` on the wire).
-    pub verifier: String,
+    /// The SRP verifier (`zkpp` on the wire), wiped once stored.
+    pub verifier: Zeroizing<String>,
     pub salt: String,
 }
 
@@ -61,7 +61,7 @@ impl Service {
         }
         let token_hash = self.keys.profile_token_hash(&req.profile_token);
         let record = Record {
-            verifier: req.verifier.clone(),
+            verifier: req.verifier.as_str().to_owned(),
             salt: req.salt.clone(),
         };
         let id = req.profile_id.clone();
