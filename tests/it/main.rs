@@ -12,6 +12,8 @@ mod crash;
 mod faults;
 mod fuzz;
 mod hardening;
+mod hardening_invite;
+mod hardening_wal;
 mod http_rules;
 mod hygiene;
 mod interop;

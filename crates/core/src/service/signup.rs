@@ -4,7 +4,9 @@
 use zeroize::Zeroizing;
 
 use super::Service;
+use crate::invites::{Begin, End};
 use crate::rules::{self, Bucket};
+use crate::session::now_ms;
 use crate::store::{FillCount, Record};
 use crate::{Error, Result};
 
@@ -65,7 +67,19 @@ impl Service {
             salt: req.salt.clone(),
         };
         let id = req.profile_id.clone();
-        self.store(move |s| s.sign_up(&token_hash, &id, &record))
-            .await
+        // Refusals that tell whether an id exists cost the invite (see
+        // `invites`); the lock is answered before the store is asked.
+        if let Begin::Locked(secs) = self.invites.begin(&token_hash, now_ms()) {
+            return Err(Error::LockedOut(secs));
+        }
+        let result = self
+            .store(move |s| s.sign_up(&token_hash, &id, &record))
+            .await;
+        let end = match &result {
+            Err(Error::DuplicateId | Error::SignupBucketEmpty) => End::Probe,
+            _ => End::Other,
+        };
+        self.invites.finish(&token_hash, end);
+        result
     }
 }
