@@ -207,6 +207,19 @@ pub struct ServeArgs {
     #[arg(long, env = "ZKPPD_MAX_CONNECTIONS", default_value_t = 4096, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     pub max_connections: u32,
 
+    /// Most connections one client address may hold at once; past it, its
+    /// new connections get 503 and are closed. Default: a quarter of
+    /// --max-connections (at least 1). A --trusted-proxy is exempt (its
+    /// connections carry many clients).
+    #[arg(long, env = "ZKPPD_MAX_CONNECTIONS_PER_CLIENT", value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub max_connections_per_client: Option<u32>,
+
+    /// How long a response may wait for the client to take any of its
+    /// bytes; past it the connection is closed (a client that pipelines
+    /// requests and never reads the answers cannot hold a connection).
+    #[arg(long, env = "ZKPPD_WRITE_TIMEOUT", default_value = "10s", value_parser = parse_duration, value_name = "DURATION")]
+    pub write_timeout: Duration,
+
     /// How long a client may take to send a request's headers, also the
     /// idle time after which a keep-alive connection is closed.
     #[arg(long, env = "ZKPPD_HEADER_TIMEOUT", default_value = "30s", value_parser = parse_duration, value_name = "DURATION")]
@@ -338,6 +351,12 @@ pub enum DbLocation {
     Temp,
 }
 
+/// Requests served on one connection before the answer to the last says
+/// `connection: close`, as nginx's `keepalive_requests`: bounds what one
+/// connection's pipeline makes the server do before the client must
+/// reconnect (and meet the per-client cap again).
+pub const MAX_REQUESTS_PER_CONNECTION: u64 = 1000;
+
 /// Validated server settings; what the rest of the crate sees. Not
 /// `Clone`: it holds the admin token, of which there is one copy.
 #[derive(Debug)]
@@ -351,6 +370,12 @@ pub struct Settings {
     pub max_handshakes: usize,
     pub max_lockouts: usize,
     pub max_connections: usize,
+    /// Connections per client address; `None`: a quarter of the above.
+    pub max_connections_per_client: Option<usize>,
+    pub write_timeout: Duration,
+    /// Requests served on one connection before it closes (no flag: the
+    /// default suits every client; tests lift it).
+    pub max_requests_per_connection: u64,
     pub header_timeout: Duration,
     pub body_timeout: Duration,
     /// Requests per second per client on the unauthenticated routes.
@@ -385,6 +410,13 @@ impl std::fmt::Debug for AdminToken {
 }
 
 impl Settings {
+    /// Connections one client address may hold.
+    pub fn per_client_connections(&self) -> usize {
+        self.max_connections_per_client
+            .unwrap_or(self.max_connections / 4)
+            .max(1)
+    }
+
     /// The domain's knobs.
     pub fn limits(&self) -> zkppd_core::Limits {
         zkppd_core::Limits {
@@ -409,6 +441,9 @@ impl Settings {
             max_handshakes: 16_384,
             max_lockouts: 65_536,
             max_connections: 4096,
+            max_connections_per_client: None,
+            write_timeout: Duration::from_secs(10),
+            max_requests_per_connection: MAX_REQUESTS_PER_CONNECTION,
             header_timeout: Duration::from_secs(30),
             body_timeout: Duration::from_secs(10),
             rate_limit: None,
@@ -440,6 +475,9 @@ impl ServeArgs {
             max_handshakes: self.max_handshakes as usize,
             max_lockouts: self.max_lockouts as usize,
             max_connections: self.max_connections as usize,
+            max_connections_per_client: self.max_connections_per_client.map(|n| n as usize),
+            write_timeout: self.write_timeout,
+            max_requests_per_connection: MAX_REQUESTS_PER_CONNECTION,
             header_timeout: self.header_timeout,
             body_timeout: self.body_timeout,
             rate_limit: self.rate_limit,

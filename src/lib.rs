@@ -9,6 +9,7 @@
 //! → `zkppd_core::Service` → its store.
 
 pub mod config;
+mod conn;
 mod cors;
 mod error;
 mod handlers;

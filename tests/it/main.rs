@@ -12,6 +12,7 @@ mod crash;
 mod faults;
 mod fuzz;
 mod hardening;
+mod hardening_conn;
 mod hardening_invite;
 mod hardening_wal;
 mod http_rules;
