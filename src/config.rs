@@ -247,6 +247,19 @@ pub struct ServeArgs {
     #[arg(long, env = "ZKPPD_MAX_CONNECTIONS", default_value_t = 4096, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     pub max_connections: u32,
 
+    /// Most connections one client address may hold at once; past it, its
+    /// new connections get 503 and are closed. Default: a quarter of
+    /// --max-connections (at least 1). A --trusted-proxy is exempt (its
+    /// connections carry many clients).
+    #[arg(long, env = "ZKPPD_MAX_CONNECTIONS_PER_CLIENT", value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub max_connections_per_client: Option<u32>,
+
+    /// How long a response may wait for the client to take any of its
+    /// bytes; past it the connection is closed (a client that pipelines
+    /// requests and never reads the answers cannot hold a connection).
+    #[arg(long, env = "ZKPPD_WRITE_TIMEOUT", default_value = "10s", value_parser = parse_duration, value_name = "DURATION")]
+    pub write_timeout: Duration,
+
     /// How long a client may take to send a request's headers, also the
     /// idle time after which a keep-alive connection is closed.
     #[arg(long, env = "ZKPPD_HEADER_TIMEOUT", default_value = "30s", value_parser = parse_duration, value_name = "DURATION")]
@@ -479,8 +492,15 @@ pub enum DbLocation {
     Temp,
 }
 
-/// Validated server settings; what the rest of the crate sees.
-#[derive(Debug, Clone)]
+/// Requests served on one connection before the answer to the last says
+/// `connection: close`, as nginx's `keepalive_requests`: bounds what one
+/// connection's pipeline makes the server do before the client must
+/// reconnect (and meet the per-client cap again).
+pub const MAX_REQUESTS_PER_CONNECTION: u64 = 1000;
+
+/// Validated server settings; what the rest of the crate sees. Not
+/// `Clone`: it holds the admin token, of which there is one copy.
+#[derive(Debug)]
 pub struct Settings {
     pub listen: SocketAddr,
     pub db: DbLocation,
@@ -494,6 +514,12 @@ pub struct Settings {
     /// Networks whose clients may fill buckets without the admin token.
     pub admin_trusted_networks: Vec<ipnet::IpNet>,
     pub max_connections: usize,
+    /// Connections per client address; `None`: a quarter of the above.
+    pub max_connections_per_client: Option<usize>,
+    pub write_timeout: Duration,
+    /// Requests served on one connection before it closes (no flag: the
+    /// default suits every client; tests lift it).
+    pub max_requests_per_connection: u64,
     pub header_timeout: Duration,
     pub body_timeout: Duration,
     /// Requests per second per client on the unauthenticated routes.
@@ -551,9 +577,21 @@ impl SessionCookie {
     }
 }
 
-/// The admin bearer token; its Debug never prints it.
-#[derive(Clone)]
-pub struct AdminToken(pub String);
+/// The admin bearer token: one copy (not `Clone`), wiped from memory on
+/// drop, and its Debug never prints it.
+#[derive(zeroize::Zeroize, zeroize::ZeroizeOnDrop)]
+pub struct AdminToken(String);
+
+impl AdminToken {
+    pub fn new(token: String) -> AdminToken {
+        AdminToken(token)
+    }
+
+    /// The token, for the constant-time comparison.
+    pub(crate) fn expose(&self) -> &str {
+        &self.0
+    }
+}
 
 impl std::fmt::Debug for AdminToken {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -562,6 +600,13 @@ impl std::fmt::Debug for AdminToken {
 }
 
 impl Settings {
+    /// Connections one client address may hold.
+    pub fn per_client_connections(&self) -> usize {
+        self.max_connections_per_client
+            .unwrap_or(self.max_connections / 4)
+            .max(1)
+    }
+
     /// The domain's knobs.
     pub fn limits(&self) -> zkppd_core::Limits {
         zkppd_core::Limits {
@@ -589,6 +634,9 @@ impl Settings {
             reauth_window: Duration::from_secs(300),
             admin_trusted_networks: Vec::new(),
             max_connections: 4096,
+            max_connections_per_client: None,
+            write_timeout: Duration::from_secs(10),
+            max_requests_per_connection: MAX_REQUESTS_PER_CONNECTION,
             header_timeout: Duration::from_secs(30),
             body_timeout: Duration::from_secs(10),
             rate_limit: None,
@@ -636,6 +684,9 @@ impl ServeArgs {
             reauth_window: self.reauth_window,
             admin_trusted_networks: self.admin_trusted_networks,
             max_connections: self.max_connections as usize,
+            max_connections_per_client: self.max_connections_per_client.map(|n| n as usize),
+            write_timeout: self.write_timeout,
+            max_requests_per_connection: MAX_REQUESTS_PER_CONNECTION,
             header_timeout: self.header_timeout,
             body_timeout: self.body_timeout,
             rate_limit: self.rate_limit,
@@ -649,17 +700,43 @@ impl ServeArgs {
 }
 
 /// Reads the first line of the token file, surrounding whitespace stripped.
+/// The token must be visible ASCII, as a `Bearer` header can carry it: a
+/// byte-order mark, other non-ASCII or a control character would make the
+/// token impossible to send, so it is a start-up error naming the cause.
 pub fn read_admin_token(path: &std::path::Path) -> Result<AdminToken, String> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| format!("cannot read admin token file {}: {e}", path.display()))?;
+    let text = zeroize::Zeroizing::new(
+        std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read admin token file {}: {e}", path.display()))?,
+    );
     let token = text.lines().next().unwrap_or("").trim();
-    if token.chars().count() < 16 {
+    check_admin_token(token)
+        .map_err(|cause| format!("admin token in {}: {cause}", path.display()))?;
+    Ok(AdminToken(token.to_owned()))
+}
+
+/// Why `token` cannot be the admin token, if it cannot. Never quotes it.
+fn check_admin_token(token: &str) -> Result<(), String> {
+    if token.starts_with('\u{feff}') {
+        return Err(
+            "starts with a byte-order mark (U+FEFF); save the file as UTF-8 without BOM".into(),
+        );
+    }
+    if let Some((at, c)) = token.char_indices().find(|(_, c)| c.is_control()) {
         return Err(format!(
-            "admin token in {} is shorter than 16 characters",
-            path.display()
+            "has a control character (U+{:04X}) at byte {at}; use visible ASCII only",
+            c as u32
         ));
     }
-    Ok(AdminToken(token.to_owned()))
+    if let Some((at, c)) = token.char_indices().find(|(_, c)| !c.is_ascii_graphic()) {
+        return Err(format!(
+            "has a character a Bearer header cannot carry (U+{:04X}) at byte {at}; use visible ASCII only",
+            c as u32
+        ));
+    }
+    if token.len() < 16 {
+        return Err("is shorter than 16 characters".into());
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -747,6 +824,35 @@ mod tests {
         let mut c = SessionCookie::new("plain");
         c.secure = false;
         assert!(c.check_prefix().is_ok());
+    }
+
+    #[test]
+    fn admin_tokens_must_be_visible_ascii() {
+        assert_eq!(check_admin_token("0123456789abcdef~!"), Ok(()));
+        for (bad, cause) in [
+            ("\u{feff}0123456789abcdef", "byte-order mark"),
+            ("0123456789\u{7}abcdef", "control character (U+0007)"),
+            ("0123456789\tabcdef", "control character (U+0009)"),
+            ("0123456789abcdéf", "cannot carry (U+00E9)"),
+            ("0123456789 abcdef", "cannot carry (U+0020)"),
+            ("0123456789\u{a0}abcdef", "cannot carry (U+00A0)"),
+            ("short", "shorter than 16"),
+        ] {
+            let err = check_admin_token(bad).expect_err(bad);
+            assert!(err.contains(cause), "{bad:?}: {err}");
+        }
+    }
+
+    /// The admin token is wiped when dropped and has one copy only (no
+    /// `Clone`: a second copy would be a second place to wipe).
+    #[test]
+    fn the_admin_token_is_wiped_on_drop() {
+        fn wiped_on_drop<T: zeroize::ZeroizeOnDrop>() {}
+        wiped_on_drop::<AdminToken>();
+        let mut token = AdminToken::new("0123456789abcdef".into());
+        zeroize::Zeroize::zeroize(&mut token);
+        assert_eq!(token.expose(), "");
+        assert_eq!(format!("{token:?}"), "AdminToken(..)");
     }
 
     #[test]

@@ -113,10 +113,22 @@ pub(crate) async fn read_json<T: DeserializeOwned>(
     // inside `jwt`). SPEC's bodies are objects whose only array is the
     // fill's `tokens`, so a body must open with `{` and hold no more `[`
     // (outside strings) than `arrays`: one byte scan, no allocation.
-    if !object_with_arrays_at_most(&bytes, arrays) {
-        return Err(ApiError::InvalidBody);
+    let parsed = if object_with_arrays_at_most(&bytes, arrays) {
+        serde_json::from_slice(&bytes).map_err(|_| ApiError::InvalidBody)
+    } else {
+        Err(ApiError::InvalidBody)
+    };
+    wipe(bytes);
+    parsed
+}
+
+/// Zeroes a request body once parsed: it may hold a verifier, a token or
+/// a session credential. Best effort: a body hyper handed over in several
+/// chunks leaves those chunks (and hyper's read buffer) to the allocator.
+fn wipe(bytes: Bytes) {
+    if let Ok(mut owned) = bytes.try_into_mut() {
+        zeroize::Zeroize::zeroize(&mut owned[..]);
     }
-    serde_json::from_slice(&bytes).map_err(|_| ApiError::InvalidBody)
 }
 
 /// Whether `json` starts (after whitespace) with `{` and has at most

@@ -9,6 +9,7 @@
 //! → `zkppd_core::Service` → its store.
 
 pub mod config;
+mod conn;
 mod cookie;
 mod cors;
 mod error;
@@ -24,6 +25,7 @@ use std::sync::Arc;
 
 pub use metrics::serve as serve_metrics;
 pub use server::serve;
+use zkppd_core::store::sqlite::ServeLock;
 use zkppd_core::store::{SqliteStore, Store};
 
 use config::{DbLocation, Settings};
@@ -37,16 +39,25 @@ pub struct AppState {
     metrics: Arc<metrics::Metrics>,
     /// The opt-in per-client limit of the unauthenticated routes.
     rate_limit: Option<Arc<ratelimit::RateLimit>>,
+    /// This process serves the database file alone (see `ServeLock`).
+    _serve_lock: Option<Arc<ServeLock>>,
 }
 
 impl AppState {
-    /// Opens the database the settings name and builds the shared state.
+    /// Takes the database's serving lock (a second server on one file is
+    /// refused), opens the database the settings name and builds the
+    /// shared state.
     pub fn open(settings: Settings) -> Result<AppState, String> {
-        let store = match &settings.db {
-            DbLocation::File(path) => SqliteStore::open(Some(path))?,
-            DbLocation::Temp => SqliteStore::open(None)?,
+        let (store, lock) = match &settings.db {
+            DbLocation::File(path) => {
+                let lock = ServeLock::acquire(path)?;
+                (SqliteStore::open(Some(path))?, Some(Arc::new(lock)))
+            }
+            DbLocation::Temp => (SqliteStore::open(None)?, None),
         };
-        Ok(AppState::with_store(settings, Arc::new(store)))
+        let mut state = AppState::with_store(settings, Arc::new(store));
+        state._serve_lock = lock;
+        Ok(state)
     }
 
     /// The shared state over a store opened by the caller.
@@ -59,6 +70,7 @@ impl AppState {
                 .rate_limit
                 .map(|r| Arc::new(ratelimit::RateLimit::new(r))),
             settings: Arc::new(settings),
+            _serve_lock: None,
         }
     }
 }

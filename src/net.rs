@@ -25,11 +25,17 @@ pub(crate) fn holds(net: &IpNet, ip: IpAddr) -> bool {
 }
 
 /// IPv4-mapped IPv6 addresses (`::ffff:1.2.3.4`) as the IPv4 they are.
-fn canonical(ip: IpAddr) -> IpAddr {
+pub(crate) fn canonical(ip: IpAddr) -> IpAddr {
     match ip {
         IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
         v4 => v4,
     }
+}
+
+/// Whether `peer` is one of the trusted proxies.
+pub(crate) fn is_trusted(peer: IpAddr, trusted: &[IpNet]) -> bool {
+    let peer = canonical(peer);
+    trusted.iter().any(|c| holds(c, peer))
 }
 
 /// The client's address. Only when the peer is a trusted proxy is

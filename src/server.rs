@@ -1,12 +1,15 @@
-//! The accept loop: one task per connection under a connection cap,
-//! hyper's HTTP/1.1 with a header-read timeout, background sweeps, and the
+//! The accept loop: one task per connection under a connection cap and a
+//! per-client cap, hyper's HTTP/1.1 with a header-read timeout, a write
+//! timeout and a request cap per connection (see `conn`), background sweeps, and the
 //! graceful shutdown (stop accepting, let in-flight requests finish within
 //! a bound, checkpoint the WAL).
 
 use std::future::Future;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use hyper::header::{CONNECTION, HeaderValue};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
@@ -16,12 +19,19 @@ use tokio::net::{TcpListener, TcpStream};
 
 use tokio::sync::Semaphore;
 
-use crate::{AppState, routes};
+use crate::conn::{PerClient, WriteDeadline};
+use crate::{AppState, net, routes};
 
 /// How long shutdown waits for in-flight requests.
 pub(crate) const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 /// How often expired sessions, handshakes and idle counters are swept.
 const SWEEP_EVERY: Duration = Duration::from_secs(30);
+
+/// The largest request head (request line, headers, the blank line) the
+/// README promises to read; one byte more is hyper's 431. Without
+/// `max_header_size`, hyper only stops at its read buffer, which its
+/// adaptive reads overshoot (a ~100 KB head got through).
+pub(crate) const HEAD_LIMIT: usize = 64 * 1024;
 
 /// The canned answer past the connection cap (no hyper connection is set
 /// up for it). Its length is checked by a unit test below.
@@ -35,6 +45,9 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let graceful = GracefulShutdown::new();
     let permits = Arc::new(Semaphore::new(state.settings.max_connections));
+    let per_client = Arc::new(PerClient::default());
+    let per_client_max = state.settings.per_client_connections();
+    let max_requests = state.settings.max_requests_per_connection;
     let sweeper = tokio::spawn(sweep_forever(state.clone()));
     let checkpointer = tokio::spawn(checkpoint_forever(state.clone()));
     let mut shutdown = std::pin::pin!(shutdown);
@@ -51,22 +64,48 @@ pub async fn serve(
             },
             () = &mut shutdown => break,
         };
+        // A trusted proxy carries many clients: only the global cap holds.
+        let counted = if net::is_trusted(peer.ip(), &state.settings.trusted_proxies) {
+            Some(None)
+        } else {
+            PerClient::admit(&per_client, net::canonical(peer.ip()), per_client_max).map(Some)
+        };
+        let Some(counted) = counted else {
+            tracing::debug!(%peer, "a client past its connection cap was refused");
+            tokio::spawn(refuse(stream));
+            continue;
+        };
         match permits.clone().try_acquire_owned() {
             Ok(permit) => {
                 let _ = stream.set_nodelay(true);
                 let conn_state = state.clone();
-                let service = service_fn(move |req| routes::handle(conn_state.clone(), peer, req));
+                let served = AtomicU64::new(0);
+                let service = service_fn(move |req| {
+                    let last = served.fetch_add(1, Ordering::Relaxed) + 1 >= max_requests;
+                    let answer = routes::handle(conn_state.clone(), peer, req);
+                    async move {
+                        let mut res = answer.await?;
+                        if last {
+                            res.headers_mut()
+                                .insert(CONNECTION, HeaderValue::from_static("close"));
+                        }
+                        Ok::<_, std::convert::Infallible>(res)
+                    }
+                });
+                let io = WriteDeadline::new(stream, state.settings.write_timeout);
                 let conn = http1::Builder::new()
                     .timer(TokioTimer::new())
                     .header_read_timeout(state.settings.header_timeout)
-                    .max_buf_size(64 * 1024)
-                    .serve_connection(TokioIo::new(stream), service);
+                    .max_header_size(HEAD_LIMIT)
+                    .max_buf_size(HEAD_LIMIT)
+                    .serve_connection(TokioIo::new(io), service);
                 let watched = graceful.watch(conn);
                 tokio::spawn(async move {
                     if let Err(e) = watched.await {
                         tracing::debug!(error = %e, %peer, "connection ended with an error");
                     }
                     drop(permit);
+                    drop(counted);
                 });
             }
             // Past the cap: refuse at once rather than queue.
@@ -95,10 +134,12 @@ async fn refuse(mut stream: TcpStream) {
     let _ = tokio::time::timeout(Duration::from_secs(1), stream.write_all(BUSY_RESPONSE)).await;
 }
 
-/// The store's housekeeping, once a second (on SQLite: empties the WAL
-/// within a second of a sign-up).
+/// The store's housekeeping, twice a second (on SQLite: empties the WAL
+/// within half a second of a sign-up, or of the reader that blocked it
+/// closing).
 async fn checkpoint_forever(state: AppState) {
-    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    let mut tick = tokio::time::interval(Duration::from_millis(500));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
         if let Err(e) = state.core.maintain().await {

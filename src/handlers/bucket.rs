@@ -20,7 +20,7 @@ pub(crate) fn authorize(state: &AppState, req: &Request<Incoming>) -> Result<(),
     };
     let given = http::bearer(req.headers()).unwrap_or("");
     let a = blake3::hash(given.as_bytes());
-    let b = blake3::hash(expected.0.as_bytes());
+    let b = blake3::hash(expected.expose().as_bytes());
     if bool::from(a.as_bytes().ct_eq(b.as_bytes())) && !given.is_empty() {
         Ok(())
     } else {

@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 use hyper::body::Incoming;
 use hyper::header::SET_COOKIE;
 use hyper::{Request, StatusCode};
+use zeroize::Zeroize;
 use zkppd_proto::{Empty, SessionRequest, Verified};
 
 use super::{body, outcome};
@@ -18,11 +19,13 @@ pub(crate) async fn verify(
     _peer: SocketAddr,
     req: Request<Incoming>,
 ) -> Result<Response, ApiError> {
-    let SessionRequest { jwt } = body(state, req).await?;
-    let profile_id = state
+    let SessionRequest { mut jwt } = body(state, req).await?;
+    let result = state
         .core
         .verify(&jwt.profile_id, &jwt.auth_token, &jwt.auth_expiry)
-        .await?;
+        .await;
+    jwt.auth_token.zeroize();
+    let profile_id = result?;
     Ok(http::json(StatusCode::OK, &Verified { profile_id }))
 }
 
@@ -31,12 +34,13 @@ pub(crate) async fn signout(
     peer: SocketAddr,
     req: Request<Incoming>,
 ) -> Result<Response, ApiError> {
-    let SessionRequest { jwt } = body(state, req).await?;
+    let SessionRequest { mut jwt } = body(state, req).await?;
     let profile_ref = state.core.profile_ref(&jwt.profile_id);
     let result = state
         .core
         .sign_out(&jwt.profile_id, &jwt.auth_token, &jwt.auth_expiry)
         .await;
+    jwt.auth_token.zeroize();
     tracing::info!(target: "audit", op = "signout", outcome = outcome(&result), profile = %profile_ref, %peer);
     result.map_err(ApiError::SessionRefused)?;
     let mut res = http::json(StatusCode::OK, &Empty {});

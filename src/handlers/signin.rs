@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 use hyper::body::Incoming;
 use hyper::header::SET_COOKIE;
 use hyper::{Request, StatusCode};
+use zeroize::Zeroize;
 use zkppd_core::Error as CoreError;
 use zkppd_proto::{Challenge, Jwt, SigninRequest, Welcome};
 
@@ -53,17 +54,18 @@ pub(crate) async fn verify(
         let remaining_ms = done.expires_ms.saturating_sub(zkppd_core::now_ms()).max(0);
         cookie::set(c, &done.auth_token, remaining_ms.unsigned_abs() / 1000)
     });
-    let mut res = http::json(
-        StatusCode::OK,
-        &Welcome {
-            proof: done.proof,
-            jwt: Jwt {
-                profile_id: done.profile_id,
-                auth_token: done.auth_token.to_string(),
-                auth_expiry: done.auth_expiry,
-            },
+    let mut welcome = Welcome {
+        proof: done.proof,
+        jwt: Jwt {
+            profile_id: done.profile_id,
+            auth_token: done.auth_token.to_string(),
+            auth_expiry: done.auth_expiry,
         },
-    );
+    };
+    let mut res = http::json(StatusCode::OK, &welcome);
+    // The wire type holds a plain String: wipe it once serialized (the
+    // core's copy is a `Zeroizing` already).
+    welcome.jwt.auth_token.zeroize();
     if let Some(value) = set_cookie {
         res.headers_mut().append(SET_COOKIE, value);
     }

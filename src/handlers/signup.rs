@@ -26,7 +26,7 @@ pub(crate) async fn signup(
         .sign_up(SignUp {
             profile_id: body.profile_id,
             profile_token: Zeroizing::new(body.profile_token),
-            verifier: body.zkpp,
+            verifier: Zeroizing::new(body.zkpp),
             salt: body.salt,
         })
         .await;

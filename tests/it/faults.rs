@@ -34,7 +34,7 @@ fn password(i: usize) -> String {
 
 /// `prlimit --pid PID --fsize=LIMIT`, soft limit only (`N:`), so that it
 /// can be lifted again without privileges.
-fn prlimit(pid: u32, limit: &str) {
+pub(crate) fn prlimit(pid: u32, limit: &str) {
     let out = Command::new("prlimit")
         .arg("--pid")
         .arg(pid.to_string())

@@ -9,6 +9,7 @@
 
 mod error;
 mod handshakes;
+mod invites;
 mod keys;
 mod lockout;
 mod pool;
@@ -18,6 +19,7 @@ mod session;
 pub mod store;
 
 pub use error::{Error, Result};
+pub use invites::FREE_REFUSALS;
 pub use keys::session_token_hash;
 pub use lockout::{FREE_FAILURES, MAX_DELAY};
 pub use service::{

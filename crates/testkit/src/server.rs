@@ -46,7 +46,7 @@ impl TestServer {
             SocketAddr::from(([127, 0, 0, 1], 0)),
             DbLocation::File(dir.path().join("zkppd.db")),
         );
-        settings.admin_token = Some(AdminToken(ADMIN.to_owned()));
+        settings.admin_token = Some(AdminToken::new(ADMIN.to_owned()));
         tweak(&mut settings);
         let store = zkppd_core::store::SqliteStore::open(Some(&dir.path().join("zkppd.db")))
             .expect("open store");

@@ -51,6 +51,7 @@ impl Service {
     pub async fn sweep(&self) -> Result<usize> {
         self.handshakes.sweep();
         let now = now_ms();
+        self.invites.sweep(now);
         let idle_before = now - i64::try_from(LOCKOUT_IDLE.as_millis()).unwrap_or(0);
         self.lockout.sweep(now, idle_before);
         let expired_before =

@@ -15,6 +15,7 @@ use std::time::Duration;
 
 use crate::Result;
 use crate::handshakes::{Handshake, Handshakes};
+use crate::invites::Invites;
 use crate::keys::Keys;
 use crate::lockout::Lockout;
 use crate::pool::{CryptoPool, run_blocking};
@@ -60,6 +61,8 @@ pub struct Service {
     keys: Keys,
     handshakes: Handshakes,
     lockout: Arc<Lockout>,
+    /// The probing budget of each invite (profile token) at sign-up.
+    invites: Invites,
     /// What a step 2 without a handshake checks, so that it costs what a
     /// real check costs (the timing must not tell that no step 1 came).
     decoy: Arc<Handshake>,
@@ -76,6 +79,7 @@ impl Service {
             keys: Keys::new(store.install_secret()),
             handshakes: Handshakes::new(limits.handshake_ttl, limits.max_handshakes),
             lockout: Arc::new(Lockout::new(limits.max_lockouts)),
+            invites: Invites::new(),
             decoy: Arc::new(signin::decoy(store.install_secret())),
             crypto: CryptoPool::new(CryptoPool::default_threads()),
             store,

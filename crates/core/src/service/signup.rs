@@ -4,7 +4,9 @@
 use zeroize::Zeroizing;
 
 use super::Service;
+use crate::invites::{Begin, End};
 use crate::rules::{self, Bucket};
+use crate::session::now_ms;
 use crate::store::{FillCount, Record};
 use crate::{Error, Result};
 
@@ -12,8 +14,8 @@ use crate::{Error, Result};
 pub struct SignUp {
     pub profile_id: String,
     pub profile_token: Zeroizing<String>,
-    /// The SRP verifier (`zkpp` on the wire).
-    pub verifier: String,
+    /// The SRP verifier (`zkpp` on the wire), wiped once stored.
+    pub verifier: Zeroizing<String>,
     pub salt: String,
 }
 
@@ -61,11 +63,23 @@ impl Service {
         }
         let token_hash = self.keys.profile_token_hash(&req.profile_token);
         let record = Record {
-            verifier: req.verifier.clone(),
+            verifier: req.verifier.as_str().to_owned(),
             salt: req.salt.clone(),
         };
         let id = req.profile_id.clone();
-        self.store(move |s| s.sign_up(&token_hash, &id, &record))
-            .await
+        // Refusals that tell whether an id exists cost the invite (see
+        // `invites`); the lock is answered before the store is asked.
+        if let Begin::Locked(secs) = self.invites.begin(&token_hash, now_ms()) {
+            return Err(Error::LockedOut(secs));
+        }
+        let result = self
+            .store(move |s| s.sign_up(&token_hash, &id, &record))
+            .await;
+        let end = match &result {
+            Err(Error::DuplicateId | Error::SignupBucketEmpty) => End::Probe,
+            _ => End::Other,
+        };
+        self.invites.finish(&token_hash, end);
+        result
     }
 }

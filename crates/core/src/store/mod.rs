@@ -153,3 +153,22 @@ pub trait Store: Send + Sync + 'static {
     /// Leaves the data tidy before the process exits.
     fn close(&self) -> Result<()>;
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A profile's verifier is wiped when its record is dropped (issue 10).
+    #[test]
+    fn records_and_the_install_secret_are_wiped_on_drop() {
+        fn wiped_on_drop<T: zeroize::ZeroizeOnDrop>() {}
+        wiped_on_drop::<Record>();
+        wiped_on_drop::<InstallSecret>();
+        let mut r = Record {
+            verifier: "ab".repeat(10),
+            salt: "cd".into(),
+        };
+        zeroize::Zeroize::zeroize(&mut r);
+        assert!(r.verifier.is_empty() && r.salt.is_empty());
+    }
+}

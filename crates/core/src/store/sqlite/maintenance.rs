@@ -53,6 +53,22 @@ pub(super) fn ping(conn: &Connection) -> Result<()> {
     Ok(())
 }
 
+/// The health check's write probe: one committed row in `meta` (the time,
+/// nothing secret), so that a full disk or a file that turned read-only
+/// shows as a failure.
+pub(super) fn probe(conn: &mut Connection) -> Result<()> {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0);
+    conn.prepare_cached(
+        "INSERT INTO meta (key, value) VALUES ('health_probe', ?1)
+         ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+    )?
+    .execute([now.to_le_bytes()])?;
+    Ok(())
+}
+
 /// Copies the whole database behind `src` into the (new, empty) file at
 /// `dest` with SQLite's online backup API. All pages are copied in one step,
 /// inside one read transaction, so the copy is a consistent snapshot even

@@ -5,6 +5,7 @@
 //! methods of [`SqliteStore`] outside the trait.
 
 mod buckets;
+mod lock;
 mod lockouts;
 mod maintenance;
 mod profiles;
@@ -12,9 +13,9 @@ mod resets;
 mod sessions;
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use r2d2_sqlite::SqliteConnectionManager;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
@@ -22,6 +23,7 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
 use super::{BucketSizes, FillCount, ImportCount, InstallSecret, Record, Session, Store};
 use crate::lockout::Counter;
 use crate::{Error, Result};
+pub use lock::ServeLock;
 
 /// The schema this binary writes and understands.
 pub const SCHEMA_VERSION: i64 = 3;
@@ -30,6 +32,19 @@ pub const APPLICATION_ID: i64 = 0x7a6b_7070;
 const SCHEMA: &str = include_str!("../../../../../schema.sql");
 /// How long a statement waits for another writer before giving up with 503.
 pub const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How long the WAL checkpoint after a sign-up waits for readers while it
+/// holds this process's writer turn: short, so that sign-ins queued behind
+/// it are not held up; a checkpoint that a reader blocks is retried later.
+const CHECKPOINT_PATIENCE: Duration = Duration::from_millis(25);
+/// A reader that keeps handed-out tokens in the WAL longer than this is
+/// worth a warning (SPEC §5's unlinkability waits on it).
+const CHECKPOINT_WARN_AFTER: Duration = Duration::from_secs(5);
+/// How often that warning repeats while the reader stays.
+const CHECKPOINT_WARN_EVERY: Duration = Duration::from_secs(30);
+/// How often the file's identity (deleted, moved) and writability are
+/// checked at most; a cached answer in between.
+const FILE_CHECK_EVERY: Duration = Duration::from_secs(1);
 
 /// Every statement of a signup-token draw, so that a test can check each
 /// one's query plan is a primary-key search (O(log n)), never a scan.
@@ -52,8 +67,80 @@ pub struct SqliteStore {
     /// Set after a sign-up: the WAL still holds the page images of the
     /// handed-out token until a truncating checkpoint (see `maintain`).
     checkpoint_due: Arc<AtomicBool>,
+    /// Since when the WAL has held a handed-out token, and when a blocked
+    /// checkpoint was last reported.
+    wal_dirty: Arc<Mutex<WalDirty>>,
+    /// Device and inode of the file opened: the path naming another file
+    /// (or none) means the database was deleted or moved while serving.
+    identity: (u64, u64),
+    /// The last identity check: when, and the fault it found.
+    moved: Arc<Checked>,
+    /// The last write probe of the health check: when, and its fault.
+    probe: Arc<Checked>,
     // Dropped after the pool (field order) so the directory goes last.
     _temp: Option<Arc<tempfile::TempDir>>,
+}
+
+#[derive(Default)]
+struct WalDirty {
+    since: Option<Instant>,
+    warned: Option<Instant>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// The last run of a periodic check: when, and the fault it found.
+type Checked = Mutex<Option<(Instant, Option<String>)>>;
+
+/// A check run at most once per [`FILE_CHECK_EVERY`]; in between, its last
+/// answer.
+fn cached(cell: &Checked, check: impl FnOnce() -> Option<String>) -> Result<()> {
+    let mut last = lock(cell);
+    let fault = match &*last {
+        Some((at, fault)) if at.elapsed() < FILE_CHECK_EVERY => fault.clone(),
+        _ => {
+            let fault = check();
+            *last = Some((Instant::now(), fault.clone()));
+            fault
+        }
+    };
+    match fault {
+        None => Ok(()),
+        Some(f) => Err(Error::Unavailable(f)),
+    }
+}
+
+/// Device and inode of the file at `path`.
+fn identity_of(path: &Path) -> std::io::Result<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    let m = std::fs::metadata(path)?;
+    Ok((m.dev(), m.ino()))
+}
+
+/// Why SQLite could not open or set up the file at `path`, when the cause
+/// is the directory or the file's permissions rather than its content.
+fn not_writable(path: &Path) -> Option<String> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    if let Err(e) = tempfile::tempfile_in(dir) {
+        return Some(format!(
+            "the database's directory {} is not writable ({e}); SQLite keeps its -wal and -shm files there",
+            dir.display()
+        ));
+    }
+    if path.exists()
+        && let Err(e) = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(path)
+    {
+        return Some(format!("database {} is not writable: {e}", path.display()));
+    }
+    None
 }
 
 /// What `zkppd check` reports.
@@ -109,10 +196,24 @@ impl SqliteStore {
                 (dir.path().join("zkppd.db"), Some(Arc::new(dir)))
             }
         };
+        // A file or directory this user cannot write: SQLite would open the
+        // file read-only (every write then a 503) or fail with a misleading
+        // message; say what is wrong instead.
+        if let Some(cause) = not_writable(&path) {
+            return Err(cause);
+        }
         let mut conn = Connection::open(&path)
             .map_err(|e| format!("cannot open database {}: {e}", path.display()))?;
+        if conn.is_readonly(rusqlite::MAIN_DB).unwrap_or(false) {
+            return Err(format!(
+                "database {} can only be opened read-only (file mode, mount or ownership); zkppd must write it",
+                path.display()
+            ));
+        }
         let secret = prepare(&mut conn).map_err(|e| format!("database {}: {e}", path.display()))?;
         drop(conn);
+        let identity = identity_of(&path)
+            .map_err(|e| format!("cannot stat database {}: {e}", path.display()))?;
 
         let manager = SqliteConnectionManager::file(&path).with_init(init_connection);
         let pool = r2d2::Pool::builder()
@@ -130,6 +231,10 @@ impl SqliteStore {
             secret: Arc::new(secret),
             writer: Arc::new(std::sync::Mutex::new(())),
             checkpoint_due: Arc::new(AtomicBool::new(false)),
+            wal_dirty: Arc::new(Mutex::new(WalDirty::default())),
+            identity,
+            moved: Arc::new(Mutex::new(None)),
+            probe: Arc::new(Mutex::new(None)),
             _temp: temp,
         })
     }
@@ -151,10 +256,63 @@ impl SqliteStore {
 
     /// Runs `f` in this process's writer turn. The turn is taken before a
     /// pooled connection, so waiting writers never hold connections that
-    /// readers need.
+    /// readers need. A database file deleted or moved away is refused
+    /// first: the write would land in a file nobody will open again.
     fn write<T>(&self, f: impl FnOnce(&mut Connection) -> Result<T>) -> Result<T> {
-        let _turn = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+        self.check_file()?;
+        let _turn = lock(&self.writer);
         f(&mut *self.pool.get()?)
+    }
+
+    /// Whether the path still names the file this store opened (checked at
+    /// most once a second).
+    fn check_file(&self) -> Result<()> {
+        cached(&self.moved, || match identity_of(&self.path) {
+            Ok(id) if id == self.identity => None,
+            Ok(_) => Some(format!(
+                "database file {} was replaced by another file while serving; restart zkppd",
+                self.path.display()
+            )),
+            Err(e) => Some(format!(
+                "database file {} was deleted or moved while serving ({e}); writes would be lost; restart zkppd",
+                self.path.display()
+            )),
+        })
+    }
+
+    /// A committed write, at most once a second: proves the file, the
+    /// disk and the directory still take writes (a full disk, a file made
+    /// read-only, a file-size limit), for the health check.
+    fn write_probe(&self) -> Result<()> {
+        cached(&self.probe, || {
+            self.write(maintenance::probe)
+                .err()
+                .map(|e| format!("write probe failed: {e}"))
+        })
+    }
+
+    /// The post-sign-up checkpoint, once: true when the WAL is empty.
+    fn checkpoint_after_sign_up(&self) -> Result<bool> {
+        self.write(|conn| {
+            // In the writer turn no sign-up runs: one that comes after
+            // this sets the flag again.
+            self.checkpoint_due.store(false, Ordering::Relaxed);
+            // PASSIVE never waits: if a reader's snapshot keeps frames
+            // from the database file, the TRUNCATE could not finish
+            // either, so skip its wait and retry on the next call.
+            if !passive_checkpoint(conn)? {
+                return Ok(false);
+            }
+            conn.busy_timeout(CHECKPOINT_PATIENCE)?;
+            let result = truncate_wal(conn);
+            conn.busy_timeout(BUSY_TIMEOUT)?;
+            match result {
+                Ok(done) => Ok(done),
+                // Another process's writer: as busy as a reader.
+                Err(Error::Unavailable(_)) => Ok(false),
+                Err(e) => Err(e),
+            }
+        })
     }
 
     /// Copies the database to the new file `dest` with SQLite's online
@@ -219,11 +377,16 @@ impl Store for SqliteStore {
     }
 
     fn sign_up(&self, token_hash: &[u8; 32], id: &str, record: &Record) -> Result<String> {
-        let token = self.write(|conn| profiles::sign_up(conn, token_hash, id, record))?;
-        // A sign-up's WAL frames include the bucket page before the draw,
-        // i.e. the token handed out; `secure_delete` only cleans the main
-        // file, so the WAL must be emptied (SPEC §5).
-        self.checkpoint_due.store(true, Ordering::Relaxed);
+        let token = self.write(|conn| {
+            let token = profiles::sign_up(conn, token_hash, id, record)?;
+            // A sign-up's WAL frames include the bucket page before the
+            // draw, i.e. the token handed out; `secure_delete` only cleans
+            // the main file, so the WAL must be emptied (SPEC §5). Set in
+            // the writer turn, so that a checkpoint cannot clear it first.
+            self.checkpoint_due.store(true, Ordering::Relaxed);
+            lock(&self.wal_dirty).since.get_or_insert_with(Instant::now);
+            Ok(token)
+        })?;
         Ok(token)
     }
 
@@ -351,32 +514,88 @@ impl Store for SqliteStore {
         self.write(|conn| lockouts::purge(conn, now_ms, idle_before_ms))
     }
 
+    /// The file answers a read, is still the file opened, and takes a
+    /// write (the last two at most once a second).
     fn ping(&self) -> Result<()> {
-        self.read(|conn| maintenance::ping(conn))
+        self.read(|conn| maintenance::ping(conn))?;
+        self.check_file()?;
+        self.write_probe()
     }
 
-    /// Runs the WAL checkpoint a sign-up asked for, in the writer turn.
+    /// Runs the WAL checkpoint a sign-up asked for, and again on the next
+    /// call until the WAL is empty. A reader holding an old snapshot (an
+    /// operator's sqlite3 shell, a backup) blocks it; past a few seconds
+    /// that is logged, since the WAL then still holds handed-out tokens.
     fn maintain(&self) -> Result<()> {
-        if !self.checkpoint_due.swap(false, Ordering::Relaxed) {
+        if !self.checkpoint_due.load(Ordering::Relaxed) {
             return Ok(());
         }
-        let result = self.write(|conn| truncate_wal(conn));
-        if result.is_err() {
+        let outcome = self.checkpoint_after_sign_up();
+        let emptied = matches!(outcome, Ok(true));
+        if !emptied {
             self.checkpoint_due.store(true, Ordering::Relaxed);
         }
-        result
+        let mut dirty = lock(&self.wal_dirty);
+        let waited = dirty.since.map(|t| t.elapsed()).unwrap_or_default();
+        if emptied {
+            if dirty.warned.is_some() {
+                tracing::warn!(
+                    waited_s = waited.as_secs(),
+                    "the WAL is empty again: the handed-out signup tokens are gone from disk"
+                );
+            }
+            if !self.checkpoint_due.load(Ordering::Relaxed) {
+                *dirty = WalDirty::default();
+            }
+        } else if waited >= CHECKPOINT_WARN_AFTER
+            && dirty
+                .warned
+                .is_none_or(|w| w.elapsed() >= CHECKPOINT_WARN_EVERY)
+        {
+            dirty.warned = Some(Instant::now());
+            tracing::warn!(
+                waited_s = waited.as_secs(),
+                db = %self.path.display(),
+                "the WAL still holds handed-out signup tokens: a reader (an open read transaction, \
+                 e.g. a sqlite3 shell or a backup) blocks the checkpoint; it is retried until it succeeds"
+            );
+        }
+        outcome.map(|_| ())
     }
 
-    /// Moves the WAL into the main file and truncates it.
+    /// Moves the WAL into the main file and truncates it (waiting for
+    /// readers up to the usual busy timeout: the process is leaving).
     fn close(&self) -> Result<()> {
-        self.write(|conn| truncate_wal(conn))
+        if !self.write(truncate_wal)? {
+            tracing::warn!(
+                db = %self.path.display(),
+                "a reader kept the WAL from being emptied at shutdown"
+            );
+        }
+        Ok(())
     }
 }
 
-/// Copies the WAL into the main file and truncates it to zero bytes.
-fn truncate_wal(conn: &Connection) -> Result<()> {
-    conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
-    Ok(())
+/// `PRAGMA wal_checkpoint(PASSIVE)`: copies what it can without waiting;
+/// true when every frame of the WAL is in the database file.
+fn passive_checkpoint(conn: &mut Connection) -> Result<bool> {
+    let (busy, log, done): (i64, i64, i64) =
+        conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })?;
+    Ok(busy == 0 && log == done)
+}
+
+/// `PRAGMA wal_checkpoint(TRUNCATE)`: copies the WAL into the main file and
+/// truncates it to zero bytes. True when it did (its result row is
+/// `busy = 0` and every frame checkpointed); SQLite reports a checkpoint
+/// that readers blocked in that row, not as an error.
+fn truncate_wal(conn: &mut Connection) -> Result<bool> {
+    let (busy, log, done): (i64, i64, i64) =
+        conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })?;
+    Ok(busy == 0 && log == done)
 }
 
 /// Checks the file is a zkppd database of a version this binary knows,
