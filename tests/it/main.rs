@@ -11,6 +11,7 @@ mod bounds;
 mod crash;
 mod faults;
 mod fuzz;
+mod healthcheck;
 mod http_rules;
 mod hygiene;
 mod interop;
