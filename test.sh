@@ -31,3 +31,6 @@ cargo test --workspace --all-features --locked
 
 # The .deb: file list, systemd-analyze verify and security, maintainer scripts.
 packaging/check.sh
+
+# The container image, built and run with podman (installed when missing).
+packaging/container/smoke.sh
