@@ -44,6 +44,9 @@ cargo test --workspace --all-features --locked
 # The .deb: file list, systemd-analyze verify and security, maintainer scripts.
 packaging/check.sh
 
+# The container image, built and run with podman (installed when missing).
+packaging/container/smoke.sh
+
 # The README's two commands as written: .ci/run runs the test command, and
 # the start command serves (it reuses the release build above).
 .ci/readme-commands.sh

@@ -22,7 +22,9 @@ const BACKUP_PATIENCE: Duration = Duration::from_secs(60);
 /// Runs an admin subcommand, writing its report to `out`.
 pub(crate) fn run(command: Command, out: &mut dyn Write) -> Result<(), String> {
     match command {
-        Command::Serve(_) | Command::GenerateAssets { .. } => Err("not an admin command".into()),
+        Command::Serve(_) | Command::Healthcheck(_) | Command::GenerateAssets { .. } => {
+            Err("not an admin command".into())
+        }
         Command::Bucket(BucketCommand::Fill { bucket, file, db }) => {
             bucket_fill(&db, &bucket, file.as_deref(), out)
         }

@@ -73,6 +73,12 @@ pub enum Command {
     /// End sessions.
     #[command(subcommand)]
     Session(SessionCommand),
+    /// Probe a running server: GET /healthz, exit 0 on 200, 1 otherwise.
+    ///
+    /// For container HEALTHCHECKs and other probes where no curl or shell
+    /// exists. On failure prints one line saying why (refused, timed out,
+    /// the status it got).
+    Healthcheck(HealthcheckArgs),
     /// Write the man pages and shell completions into DIR (for packagers).
     #[command(hide = true)]
     GenerateAssets {
@@ -162,6 +168,25 @@ pub enum SessionCommand {
         #[command(flatten)]
         db: DbArgs,
     },
+}
+
+/// `zkppd healthcheck`
+#[derive(Args, Debug, Clone)]
+pub struct HealthcheckArgs {
+    /// The server's listen address, read like the server reads it; a
+    /// wildcard address (0.0.0.0, ::) is probed on loopback.
+    #[arg(long, env = "ZKPPD_LISTEN", default_value = "127.0.0.1:3005")]
+    pub listen: SocketAddr,
+
+    /// Probe this URL instead, `http://HOST[:PORT][/PATH]` (the path
+    /// defaults to /healthz); it wins over --listen and ZKPPD_LISTEN.
+    #[arg(long, value_name = "URL")]
+    pub url: Option<String>,
+
+    /// Give up (exit 1) when connecting and reading the reply's head take
+    /// longer than this.
+    #[arg(long, default_value = "5s", value_parser = parse_duration, value_name = "DURATION")]
+    pub timeout: Duration,
 }
 
 /// How an admin subcommand finds the database: like the server.

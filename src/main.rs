@@ -4,6 +4,7 @@
 
 mod admin;
 mod assets;
+mod healthcheck;
 mod systemd;
 
 use std::io::Write;
@@ -17,6 +18,13 @@ fn main() -> ExitCode {
     match Cli::parse().into_command() {
         Command::Serve(args) => serve(args),
         Command::GenerateAssets { dir } => match assets::generate(&dir) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(msg) => {
+                eprintln!("zkppd: {msg}");
+                ExitCode::FAILURE
+            }
+        },
+        Command::Healthcheck(args) => match healthcheck::run(&args) {
             Ok(()) => ExitCode::SUCCESS,
             Err(msg) => {
                 eprintln!("zkppd: {msg}");

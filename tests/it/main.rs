@@ -18,6 +18,7 @@ mod hardening;
 mod hardening_conn;
 mod hardening_invite;
 mod hardening_wal;
+mod healthcheck;
 mod http_rules;
 mod hygiene;
 mod interop;
