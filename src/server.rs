@@ -48,8 +48,12 @@ pub async fn serve(
     let per_client = Arc::new(PerClient::default());
     let per_client_max = state.settings.per_client_connections();
     let max_requests = state.settings.max_requests_per_connection;
-    let sweeper = tokio::spawn(sweep_forever(state.clone()));
-    let checkpointer = tokio::spawn(checkpoint_forever(state.clone()));
+    // Stopped by a signal and awaited rather than aborted: an aborted task
+    // leaves its store call running on the blocking pool, which could then
+    // write after the final checkpoint (and leave the -wal file behind).
+    let (stop_background, stopped) = tokio::sync::watch::channel(false);
+    let sweeper = tokio::spawn(sweep_forever(state.clone(), stopped.clone()));
+    let checkpointer = tokio::spawn(checkpoint_forever(state.clone(), stopped));
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
         let (stream, peer) = tokio::select! {
@@ -115,8 +119,9 @@ pub async fn serve(
         }
     }
     drop(listener);
-    sweeper.abort();
-    checkpointer.abort();
+    let _ = stop_background.send(true);
+    let _ = sweeper.await;
+    let _ = checkpointer.await;
     tracing::info!("shutting down: waiting for in-flight requests");
     if tokio::time::timeout(SHUTDOWN_GRACE, graceful.shutdown())
         .await
@@ -137,21 +142,30 @@ async fn refuse(mut stream: TcpStream) {
 /// The store's housekeeping, twice a second (on SQLite: empties the WAL
 /// within half a second of a sign-up, or of the reader that blocked it
 /// closing).
-async fn checkpoint_forever(state: AppState) {
+async fn checkpoint_forever(state: AppState, mut stop: tokio::sync::watch::Receiver<bool>) {
     let mut tick = tokio::time::interval(Duration::from_millis(500));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tick.tick().await;
+    while next_tick(&mut tick, &mut stop).await {
         if let Err(e) = state.core.maintain().await {
             tracing::warn!(error = %e, "store housekeeping failed; retrying");
         }
     }
 }
 
-async fn sweep_forever(state: AppState) {
+/// Waits for the next tick; false once shutdown began.
+async fn next_tick(
+    tick: &mut tokio::time::Interval,
+    stop: &mut tokio::sync::watch::Receiver<bool>,
+) -> bool {
+    tokio::select! {
+        _ = tick.tick() => !*stop.borrow(),
+        _ = stop.changed() => false,
+    }
+}
+
+async fn sweep_forever(state: AppState, mut stop: tokio::sync::watch::Receiver<bool>) {
     let mut tick = tokio::time::interval(SWEEP_EVERY);
-    loop {
-        tick.tick().await;
+    while next_tick(&mut tick, &mut stop).await {
         match state.core.sweep().await {
             Ok(0) => {}
             Ok(n) => tracing::debug!(sessions = n, "purged expired sessions"),

@@ -2,7 +2,7 @@
 //! caller hashes); `signup_tokens` holds tokens verbatim in dense slots so
 //! that a uniformly random one is drawn with primary-key lookups only.
 
-use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior};
+use rusqlite::{Connection, OptionalExtension};
 
 use crate::store::{BucketSizes, FillCount};
 use crate::{Error, Result};
@@ -16,10 +16,9 @@ const SIGNUP_MOVE: &str = "UPDATE signup_tokens SET slot = ?1 WHERE slot = ?2";
 /// plan is a primary-key search (O(log n)), never a scan.
 pub(crate) const DRAW_QUERIES: [&str; 4] = [SIGNUP_LEN, SIGNUP_AT, SIGNUP_DELETE, SIGNUP_MOVE];
 
-/// Adds profile-token hashes in one transaction; a hash already present
-/// (unused or consumed) counts as a duplicate.
-pub(super) fn fill_profile(conn: &mut Connection, hashes: &[[u8; 32]]) -> Result<FillCount> {
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+/// Adds profile-token hashes (in the caller's transaction); a hash already
+/// present (unused or consumed) counts as a duplicate.
+pub(super) fn fill_profile(tx: &Connection, hashes: &[[u8; 32]]) -> Result<FillCount> {
     let mut count = FillCount {
         inserted: 0,
         duplicates: 0,
@@ -35,18 +34,17 @@ pub(super) fn fill_profile(conn: &mut Connection, hashes: &[[u8; 32]]) -> Result
             }
         }
     }
-    tx.commit()?;
     Ok(count)
 }
 
-/// Adds signup tokens in one transaction, each at the next free slot.
-pub(super) fn fill_signup(conn: &mut Connection, tokens: &[String]) -> Result<FillCount> {
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+/// Adds signup tokens (in the caller's transaction), each at the next free
+/// slot.
+pub(super) fn fill_signup(tx: &Connection, tokens: &[String]) -> Result<FillCount> {
     let mut count = FillCount {
         inserted: 0,
         duplicates: 0,
     };
-    let mut next = signup_len(&tx)?;
+    let mut next = signup_len(tx)?;
     {
         let mut insert =
             tx.prepare_cached("INSERT OR IGNORE INTO signup_tokens (slot, token) VALUES (?1, ?2)")?;
@@ -59,7 +57,6 @@ pub(super) fn fill_signup(conn: &mut Connection, tokens: &[String]) -> Result<Fi
             }
         }
     }
-    tx.commit()?;
     Ok(count)
 }
 
@@ -94,7 +91,7 @@ pub(super) fn sizes(conn: &mut Connection) -> Result<BucketSizes> {
 }
 
 /// Whether this profile-token hash is in the bucket and unused.
-pub(super) fn profile_token_usable(tx: &Transaction<'_>, hash: &[u8; 32]) -> Result<bool> {
+pub(super) fn profile_token_usable(tx: &Connection, hash: &[u8; 32]) -> Result<bool> {
     let used: Option<i64> = tx
         .prepare_cached("SELECT used FROM profile_tokens WHERE hash = ?1")?
         .query_row([&hash[..]], |r| r.get(0))
@@ -103,7 +100,7 @@ pub(super) fn profile_token_usable(tx: &Transaction<'_>, hash: &[u8; 32]) -> Res
 }
 
 /// Marks a profile token consumed; it stays so it can never be refilled.
-pub(super) fn consume_profile_token(tx: &Transaction<'_>, hash: &[u8; 32]) -> Result<()> {
+pub(super) fn consume_profile_token(tx: &Connection, hash: &[u8; 32]) -> Result<()> {
     let n = tx
         .prepare_cached("UPDATE profile_tokens SET used = 1 WHERE hash = ?1 AND used = 0")?
         .execute([&hash[..]])?;
@@ -118,7 +115,7 @@ pub(super) fn consume_profile_token(tx: &Transaction<'_>, hash: &[u8; 32]) -> Re
 
 /// Removes and returns the token at `slot` (0 ≤ slot < len), moving the
 /// last token into the hole so that slots stay dense.
-pub(super) fn take_signup_token(tx: &Transaction<'_>, slot: i64, len: i64) -> Result<String> {
+pub(super) fn take_signup_token(tx: &Connection, slot: i64, len: i64) -> Result<String> {
     let token: String = tx
         .prepare_cached(SIGNUP_AT)?
         .query_row([slot], |r| r.get(0))?;

@@ -56,7 +56,7 @@ pub(super) fn ping(conn: &Connection) -> Result<()> {
 /// The health check's write probe: one committed row in `meta` (the time,
 /// nothing secret), so that a full disk or a file that turned read-only
 /// shows as a failure.
-pub(super) fn probe(conn: &mut Connection) -> Result<()> {
+pub(super) fn probe(conn: &Connection) -> Result<()> {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as i64)

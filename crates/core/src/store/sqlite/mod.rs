@@ -5,6 +5,8 @@
 //! methods of [`SqliteStore`] outside the trait.
 
 mod buckets;
+mod conns;
+mod group;
 mod lock;
 mod lockouts;
 mod maintenance;
@@ -17,8 +19,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use r2d2_sqlite::SqliteConnectionManager;
-use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
+use rusqlite::{Connection, OptionalExtension};
 
 use super::{BucketSizes, FillCount, ImportCount, InstallSecret, Record, Session, Store};
 use crate::lockout::Counter;
@@ -50,20 +51,17 @@ const FILE_CHECK_EVERY: Duration = Duration::from_secs(1);
 /// one's query plan is a primary-key search (O(log n)), never a scan.
 pub const DRAW_QUERIES: [&str; 4] = buckets::DRAW_QUERIES;
 
-type Pool = r2d2::Pool<SqliteConnectionManager>;
-
 /// The SQLite store: cheap to clone, shared by every request.
 #[derive(Clone)]
 pub struct SqliteStore {
-    pool: Pool,
+    pool: Arc<conns::Conns>,
     path: PathBuf,
     secret: Arc<InstallSecret>,
-    /// Serialises this process's writers: SQLite allows one writer at a
-    /// time, and waiting here in FIFO-ish order is far smoother than
-    /// SQLite's busy handler sleeping with backoff (which measured
-    /// multi-second stalls under concurrent sign-ups). Other processes
-    /// (admin commands) still meet `busy_timeout`.
-    writer: Arc<std::sync::Mutex<()>>,
+    /// This process's writers: one writer turn (SQLite allows one writer
+    /// at a time, and waiting here is far smoother than SQLite's busy
+    /// handler sleeping with backoff) and group commit (see `group`).
+    /// Other processes (admin commands) still meet `busy_timeout`.
+    writer: Arc<group::Group>,
     /// Set after a sign-up: the WAL still holds the page images of the
     /// handed-out token until a truncating checkpoint (see `maintain`).
     checkpoint_due: Arc<AtomicBool>,
@@ -215,21 +213,18 @@ impl SqliteStore {
         let identity = identity_of(&path)
             .map_err(|e| format!("cannot stat database {}: {e}", path.display()))?;
 
-        let manager = SqliteConnectionManager::file(&path).with_init(init_connection);
-        let pool = r2d2::Pool::builder()
-            .max_size(8)
-            .min_idle(Some(1))
-            // r2d2 would otherwise run (and re-parse) a query on every
-            // checkout: a measurable share of a /v1/verify.
-            .test_on_check_out(false)
-            .connection_timeout(BUSY_TIMEOUT)
-            .build(manager)
-            .map_err(|e| format!("cannot open database {}: {e}", path.display()))?;
+        // Eight: plenty for the blocking pool's readers beside one writer.
+        let pool = Arc::new(conns::Conns::new(
+            path.clone(),
+            init_connection,
+            8,
+            BUSY_TIMEOUT,
+        ));
         Ok(SqliteStore {
             pool,
             path,
             secret: Arc::new(secret),
-            writer: Arc::new(std::sync::Mutex::new(())),
+            writer: Arc::new(group::Group::default()),
             checkpoint_due: Arc::new(AtomicBool::new(false)),
             wal_dirty: Arc::new(Mutex::new(WalDirty::default())),
             identity,
@@ -245,8 +240,8 @@ impl SqliteStore {
 
     /// A pooled connection, for admin tools and tests that need SQLite
     /// itself (the services never do).
-    pub fn connection(&self) -> Result<r2d2::PooledConnection<SqliteConnectionManager>> {
-        Ok(self.pool.get()?)
+    pub fn connection(&self) -> Result<conns::Lent<'_>> {
+        self.pool.get()
     }
 
     /// Runs `f` with a pooled connection.
@@ -254,13 +249,24 @@ impl SqliteStore {
         f(&mut *self.pool.get()?)
     }
 
-    /// Runs `f` in this process's writer turn. The turn is taken before a
-    /// pooled connection, so waiting writers never hold connections that
-    /// readers need. A database file deleted or moved away is refused
-    /// first: the write would land in a file nobody will open again.
-    fn write<T>(&self, f: impl FnOnce(&mut Connection) -> Result<T>) -> Result<T> {
+    /// Runs `f` in a transaction, committed together with the other
+    /// writes of this process queued meanwhile (group commit); `f`'s
+    /// changes are all or nothing. The turn is taken before a pooled
+    /// connection, so waiting writers never hold connections that readers
+    /// need. A database file deleted or moved away is refused first: the
+    /// write would land in a file nobody will open again.
+    fn write<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T> + Send + 'static,
+    {
         self.check_file()?;
-        let _turn = lock(&self.writer);
+        self.writer.write(|| self.pool.get(), f)
+    }
+
+    /// Runs `f` in the writer turn outside any transaction (a checkpoint).
+    fn exclusive<T>(&self, f: impl FnOnce(&mut Connection) -> Result<T>) -> Result<T> {
+        let _turn = self.writer.turn();
         f(&mut *self.pool.get()?)
     }
 
@@ -293,7 +299,7 @@ impl SqliteStore {
 
     /// The post-sign-up checkpoint, once: true when the WAL is empty.
     fn checkpoint_after_sign_up(&self) -> Result<bool> {
-        self.write(|conn| {
+        self.exclusive(|conn| {
             // In the writer turn no sign-up runs: one that comes after
             // this sets the flag again.
             self.checkpoint_due.store(false, Ordering::Relaxed);
@@ -365,11 +371,13 @@ impl Store for SqliteStore {
     }
 
     fn fill_profile(&self, hashes: &[[u8; 32]]) -> Result<FillCount> {
-        self.write(|conn| buckets::fill_profile(conn, hashes))
+        let hashes = hashes.to_vec();
+        self.write(move |conn| buckets::fill_profile(conn, &hashes))
     }
 
     fn fill_signup(&self, tokens: &[String]) -> Result<FillCount> {
-        self.write(|conn| buckets::fill_signup(conn, tokens))
+        let tokens = tokens.to_vec();
+        self.write(move |conn| buckets::fill_signup(conn, &tokens))
     }
 
     fn bucket_sizes(&self) -> Result<BucketSizes> {
@@ -377,17 +385,18 @@ impl Store for SqliteStore {
     }
 
     fn sign_up(&self, token_hash: &[u8; 32], id: &str, record: &Record) -> Result<String> {
-        let token = self.write(|conn| {
-            let token = profiles::sign_up(conn, token_hash, id, record)?;
+        let (hash, id, record) = (*token_hash, id.to_owned(), record.clone());
+        let (due, dirty) = (self.checkpoint_due.clone(), self.wal_dirty.clone());
+        self.write(move |conn| {
+            let token = profiles::sign_up(conn, &hash, &id, &record)?;
             // A sign-up's WAL frames include the bucket page before the
             // draw, i.e. the token handed out; `secure_delete` only cleans
             // the main file, so the WAL must be emptied (SPEC §5). Set in
             // the writer turn, so that a checkpoint cannot clear it first.
-            self.checkpoint_due.store(true, Ordering::Relaxed);
-            lock(&self.wal_dirty).since.get_or_insert_with(Instant::now);
+            due.store(true, Ordering::Relaxed);
+            lock(&dirty).since.get_or_insert_with(Instant::now);
             Ok(token)
-        })?;
-        Ok(token)
+        })
     }
 
     fn profile(&self, id: &str) -> Result<Option<Record>> {
@@ -395,18 +404,18 @@ impl Store for SqliteStore {
     }
 
     fn import_profiles(&self, records: &[(usize, String, Record)]) -> Result<ImportCount> {
-        self.write(|conn| profiles::import(conn, records))
+        let records = records.to_vec();
+        self.write(move |conn| profiles::import(conn, &records))
     }
 
     fn delete_profile(&self, id: &str, lockout_key: &[u8; 32]) -> Result<Option<usize>> {
-        self.write(|conn| {
-            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let ended = sessions::delete_for_profile(&tx, id)?;
-            if !profiles::delete(&tx, id)? {
+        let (id, key) = (id.to_owned(), *lockout_key);
+        self.write(move |tx| {
+            let ended = sessions::delete_for_profile(tx, &id)?;
+            if !profiles::delete(tx, &id)? {
                 return Ok(None);
             }
-            lockouts::put(&tx, lockout_key, &Counter::default())?;
-            tx.commit()?;
+            lockouts::put(tx, &key, &Counter::default())?;
             Ok(Some(ended))
         })
     }
@@ -418,26 +427,24 @@ impl Store for SqliteStore {
         keep: &[u8; 32],
         lockout_key: &[u8; 32],
     ) -> Result<bool> {
-        self.write(|conn| {
-            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            if !profiles::set_record(&tx, id, record)? {
+        let (id, record, keep, key) = (id.to_owned(), record.clone(), *keep, *lockout_key);
+        self.write(move |tx| {
+            if !profiles::set_record(tx, &id, &record)? {
                 return Ok(false);
             }
-            sessions::delete_others(&tx, id, keep)?;
-            lockouts::put(&tx, lockout_key, &Counter::default())?;
-            tx.commit()?;
+            sessions::delete_others(tx, &id, &keep)?;
+            lockouts::put(tx, &key, &Counter::default())?;
             Ok(true)
         })
     }
 
     fn put_reset_token(&self, id: &str, hash: &[u8; 32], expires_ms: i64) -> Result<bool> {
-        self.write(|conn| {
-            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            if profiles::get(&tx, id)?.is_none() {
+        let (id, hash) = (id.to_owned(), *hash);
+        self.write(move |tx| {
+            if profiles::get(tx, &id)?.is_none() {
                 return Ok(false);
             }
-            resets::put(&tx, id, hash, expires_ms)?;
-            tx.commit()?;
+            resets::put(tx, &id, &hash, expires_ms)?;
             Ok(true)
         })
     }
@@ -450,14 +457,15 @@ impl Store for SqliteStore {
         record: &Record,
         lockout_key: &[u8; 32],
     ) -> Result<bool> {
-        self.write(|conn| {
-            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            if !resets::take(&tx, id, hash, now_ms)? || !profiles::set_record(&tx, id, record)? {
+        let (id, hash, record, key) = (id.to_owned(), *hash, record.clone(), *lockout_key);
+        self.write(move |tx| {
+            // The token exists only while its profile does (foreign key),
+            // so a taken token always has a profile to set.
+            if !resets::take(tx, &id, &hash, now_ms)? || !profiles::set_record(tx, &id, &record)? {
                 return Ok(false);
             }
-            sessions::delete_for_profile(&tx, id)?;
-            lockouts::put(&tx, lockout_key, &Counter::default())?;
-            tx.commit()?;
+            sessions::delete_for_profile(tx, &id)?;
+            lockouts::put(tx, &key, &Counter::default())?;
             Ok(true)
         })
     }
@@ -469,7 +477,8 @@ impl Store for SqliteStore {
         max: u32,
         verifier: &str,
     ) -> Result<bool> {
-        self.write(|conn| sessions::create(conn, token_hash, session, max, verifier))
+        let (hash, session, verifier) = (*token_hash, session.clone(), verifier.to_owned());
+        self.write(move |tx| sessions::create(tx, &hash, &session, max, &verifier))
     }
 
     fn live_sessions_of(&self, profile_id: &str, now_ms: i64) -> Result<Vec<([u8; 32], Session)>> {
@@ -487,15 +496,17 @@ impl Store for SqliteStore {
         expiry: &str,
         now_ms: i64,
     ) -> Result<bool> {
-        self.write(|conn| sessions::delete_live(conn, token_hash, profile_id, expiry, now_ms))
+        let (hash, id, expiry) = (*token_hash, profile_id.to_owned(), expiry.to_owned());
+        self.write(move |tx| sessions::delete_live(tx, &hash, &id, &expiry, now_ms))
     }
 
     fn end_sessions_of(&self, profile_id: &str) -> Result<usize> {
-        self.write(|conn| sessions::delete_for_profile(conn, profile_id))
+        let id = profile_id.to_owned();
+        self.write(move |tx| sessions::delete_for_profile(tx, &id))
     }
 
     fn purge_expired_sessions(&self, now_ms: i64) -> Result<usize> {
-        self.write(|conn| sessions::purge_expired(conn, now_ms))
+        self.write(move |tx| sessions::purge_expired(tx, now_ms))
     }
 
     fn live_sessions(&self, now_ms: i64) -> Result<i64> {
@@ -507,11 +518,12 @@ impl Store for SqliteStore {
     }
 
     fn save_lockout(&self, key: &[u8; 32], counter: &Counter) -> Result<()> {
-        self.write(|conn| lockouts::put(conn, key, counter))
+        let (key, counter) = (*key, *counter);
+        self.write(move |tx| lockouts::put(tx, &key, &counter))
     }
 
     fn purge_lockouts(&self, now_ms: i64, idle_before_ms: i64) -> Result<usize> {
-        self.write(|conn| lockouts::purge(conn, now_ms, idle_before_ms))
+        self.write(move |tx| lockouts::purge(tx, now_ms, idle_before_ms))
     }
 
     /// The file answers a read, is still the file opened, and takes a
@@ -566,7 +578,7 @@ impl Store for SqliteStore {
     /// Moves the WAL into the main file and truncates it (waiting for
     /// readers up to the usual busy timeout: the process is leaving).
     fn close(&self) -> Result<()> {
-        if !self.write(truncate_wal)? {
+        if !self.exclusive(truncate_wal)? {
             tracing::warn!(
                 db = %self.path.display(),
                 "a reader kept the WAL from being emptied at shutdown"

@@ -1,7 +1,7 @@
 //! SQL of the `profiles` table and the sign-up transaction, which spans
 //! both buckets and the new profile so that it is all or nothing.
 
-use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
+use rusqlite::{Connection, OptionalExtension};
 
 use super::buckets;
 use crate::store::{ImportCount, Record};
@@ -11,27 +11,25 @@ use crate::{Error, Result};
 /// token, the id, the signup bucket, then consume the token, draw a signup
 /// token uniformly at random and store the profile.
 pub(super) fn sign_up(
-    conn: &mut Connection,
+    tx: &Connection,
     token_hash: &[u8; 32],
     id: &str,
     record: &Record,
 ) -> Result<String> {
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    if !buckets::profile_token_usable(&tx, token_hash)? {
+    if !buckets::profile_token_usable(tx, token_hash)? {
         return Err(Error::UnknownProfileToken);
     }
-    if exists(&tx, id)? {
+    if exists(tx, id)? {
         return Err(Error::DuplicateId);
     }
-    let len = buckets::signup_len(&tx)?;
+    let len = buckets::signup_len(tx)?;
     if len == 0 {
         return Err(Error::SignupBucketEmpty);
     }
-    buckets::consume_profile_token(&tx, token_hash)?;
+    buckets::consume_profile_token(tx, token_hash)?;
     let slot = buckets::random_below(len as u64)? as i64;
-    let token = buckets::take_signup_token(&tx, slot, len)?;
-    insert(&tx, id, record)?;
-    tx.commit()?;
+    let token = buckets::take_signup_token(tx, slot, len)?;
+    insert(tx, id, record)?;
     Ok(token)
 }
 
@@ -72,17 +70,13 @@ pub(super) fn delete(conn: &Connection, id: &str) -> Result<bool> {
 }
 
 /// Stores profiles as given, in one transaction (see `Store::import_profiles`).
-pub(super) fn import(
-    conn: &mut Connection,
-    records: &[(usize, String, Record)],
-) -> Result<ImportCount> {
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+pub(super) fn import(tx: &Connection, records: &[(usize, String, Record)]) -> Result<ImportCount> {
     let mut count = ImportCount {
         imported: 0,
         unchanged: 0,
     };
     for (line, id, record) in records {
-        match get(&tx, id)? {
+        match get(tx, id)? {
             Some(old) if old.verifier == record.verifier && old.salt == record.salt => {
                 count.unchanged += 1
             }
@@ -93,12 +87,11 @@ pub(super) fn import(
                 });
             }
             None => {
-                insert(&tx, id, record)?;
+                insert(tx, id, record)?;
                 count.imported += 1;
             }
         }
     }
-    tx.commit()?;
     Ok(count)
 }
 

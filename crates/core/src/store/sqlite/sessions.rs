@@ -2,7 +2,7 @@
 //! kept both as the exact string handed out (compared byte for byte) and as
 //! milliseconds (for comparisons and purging).
 
-use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
+use rusqlite::{Connection, OptionalExtension};
 
 use crate::Result;
 use crate::store::Session;
@@ -12,14 +12,13 @@ use crate::store::Session;
 /// checked against (a password change or a deletion that committed in the
 /// meantime wins); false if it has not.
 pub(super) fn create(
-    conn: &mut Connection,
+    tx: &Connection,
     token_hash: &[u8; 32],
     session: &Session,
     max: u32,
     verifier: &str,
 ) -> Result<bool> {
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    match super::profiles::get(&tx, &session.profile_id)? {
+    match super::profiles::get(tx, &session.profile_id)? {
         Some(r) if r.verifier == verifier => {}
         _ => return Ok(false),
     }
@@ -46,7 +45,6 @@ pub(super) fn create(
         max.saturating_sub(1),
         &token_hash[..]
     ])?;
-    tx.commit()?;
     Ok(true)
 }
 
