@@ -52,6 +52,15 @@ fn serve(args: ServeArgs) -> ExitCode {
     // Colours only on a terminal: journald and collectors get plain text.
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr())
         && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+    // Log lines (one access line per request) are written by a thread of
+    // their own, buffered and flushed whenever it catches up: a request
+    // never waits on a write to stderr. Not lossy: a full queue makes the
+    // logger wait rather than drop a line; `_flush` writes out the rest
+    // when serving ends.
+    let (writer, _flush) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+        .lossy(false)
+        .thread_name("zkppd-log")
+        .finish(std::io::BufWriter::new(std::io::stderr()));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(ansi)
@@ -59,7 +68,7 @@ fn serve(args: ServeArgs) -> ExitCode {
         // down: the default reports the failed write with eprintln!, which
         // panics on that same closed stream.
         .log_internal_errors(false)
-        .with_writer(std::io::stderr);
+        .with_writer(writer);
     match args.log_format {
         LogFormat::Text => builder.init(),
         // One object per line: timestamp, level, target, the event's

@@ -34,6 +34,16 @@ pub struct SessionInfo {
 }
 
 impl Service {
+    /// The session stored under `hash`: read on this thread when the store
+    /// can do so without blocking (verify's hot path), else off the async
+    /// workers. Never a cache.
+    async fn session_by_hash(&self, hash: [u8; 32]) -> Result<Option<Session>> {
+        match self.store.session_now(&hash) {
+            Some(answer) => answer,
+            None => self.store(move |s| s.session(&hash)).await,
+        }
+    }
+
     /// The stored session `(profile_id, token, expiry)` names: `Ok` when
     /// it matches all three exactly and is live, `ExpiredSession` when it
     /// matches but has expired, `InvalidSession` otherwise.
@@ -45,7 +55,7 @@ impl Service {
     ) -> Result<([u8; 32], Session)> {
         rules::check_profile_id(profile_id)?;
         let hash = session_token_hash(token);
-        let stored = self.store(move |s| s.session(&hash)).await?;
+        let stored = self.session_by_hash(hash).await?;
         match stored {
             Some(s) if s.profile_id == profile_id && s.expiry == expiry => {
                 if s.expires_ms > now_ms() {
@@ -106,7 +116,7 @@ impl Service {
             return Err(Error::InvalidSession);
         }
         let hash = session_token_hash(token);
-        let stored = self.store(move |s| s.session(&hash)).await?;
+        let stored = self.session_by_hash(hash).await?;
         match stored {
             Some(s) if s.expires_ms > now_ms() => Ok(s.profile_id),
             _ => Err(Error::InvalidSession),

@@ -124,6 +124,14 @@ pub trait Store: Send + Sync + 'static {
     fn live_sessions_of(&self, profile_id: &str, now_ms: i64) -> Result<Vec<([u8; 32], Session)>>;
     /// The session under this token hash, live or not. No cache.
     fn session(&self, token_hash: &[u8; 32]) -> Result<Option<Session>>;
+    /// [`Store::session`] on the calling thread, an async worker, for
+    /// stores that can answer a primary-key read there without blocking
+    /// (a thread hand-off costs more than the read). `None` means "ask
+    /// `session` off the async workers instead"; the default for stores
+    /// that would block.
+    fn session_now(&self, _token_hash: &[u8; 32]) -> Option<Result<Option<Session>>> {
+        None
+    }
     /// Deletes the session with this hash if it matches the profile id and
     /// expiry exactly and is live; true if one was deleted.
     fn end_session(

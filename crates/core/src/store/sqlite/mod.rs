@@ -7,6 +7,7 @@
 mod buckets;
 mod conns;
 mod group;
+mod inline;
 mod lock;
 mod lockouts;
 mod maintenance;
@@ -55,6 +56,8 @@ pub const DRAW_QUERIES: [&str; 4] = buckets::DRAW_QUERIES;
 #[derive(Clone)]
 pub struct SqliteStore {
     pool: Arc<conns::Conns>,
+    /// Tells this store's per-thread readers apart from another store's.
+    id: u64,
     path: PathBuf,
     secret: Arc<InstallSecret>,
     /// This process's writers: one writer turn (SQLite allows one writer
@@ -221,6 +224,7 @@ impl SqliteStore {
             BUSY_TIMEOUT,
         ));
         Ok(SqliteStore {
+            id: inline::next_store_id(),
             pool,
             path,
             secret: Arc::new(secret),
@@ -487,6 +491,17 @@ impl Store for SqliteStore {
 
     fn session(&self, token_hash: &[u8; 32]) -> Result<Option<Session>> {
         self.read(|conn| sessions::get(conn, token_hash))
+    }
+
+    /// On a connection of this thread's own that never waits: a WAL
+    /// reader is not blocked by the writer, and the rare moment a
+    /// checkpoint holds the WAL index (SQLITE_BUSY at once) falls back to
+    /// the blocking path.
+    fn session_now(&self, token_hash: &[u8; 32]) -> Option<Result<Option<Session>>> {
+        match inline::with_reader(self.id, &self.path, |conn| sessions::get(conn, token_hash)) {
+            Err(Error::Unavailable(_)) => None,
+            answer => Some(answer),
+        }
     }
 
     fn end_session(
