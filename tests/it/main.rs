@@ -12,6 +12,7 @@ mod bounds;
 mod crash;
 mod dropin;
 mod faults;
+mod first_hour;
 mod forward_auth;
 mod fuzz;
 mod hardening;
