@@ -12,6 +12,7 @@
 //! sees the operators' changes too.
 
 use std::io::{BufRead, Write};
+use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -40,7 +41,16 @@ pub(crate) fn run(command: Command, out: &mut dyn Write) -> Result<(), String> {
             bucket_generate(&db, &bucket, count, out)
         }
         Command::Profile(ProfileCommand::List { json, db }) => profile_list(&db, json, out),
-        Command::Backup { dest, db } => backup(&db, &dest, out),
+        Command::Backup {
+            dest,
+            keep: None,
+            db,
+        } => backup(&db, &dest, out),
+        Command::Backup {
+            dest,
+            keep: Some(keep),
+            db,
+        } => backup_rotated(&db, &dest, keep, out),
         Command::Check { db } => check(&db, out),
         Command::Profile(ProfileCommand::Delete { id, db }) => profile_delete(&db, &id, out),
         Command::Profile(ProfileCommand::Import { file, db }) => {
@@ -298,6 +308,65 @@ fn backup(args: &DbArgs, dest: &Path, out: &mut dyn Write) -> Result<(), String>
             report.profiles
         ),
     )
+}
+
+/// A dated copy's name: `zkppd-YYYYMMDDTHHMMSSZ.db`, which sorts by time.
+fn is_dated_copy(name: &str) -> bool {
+    let Some(stamp) = name
+        .strip_prefix("zkppd-")
+        .and_then(|n| n.strip_suffix("Z.db"))
+    else {
+        return false;
+    };
+    stamp.len() == 15
+        && stamp.bytes().enumerate().all(|(i, b)| {
+            if i == 8 {
+                b == b'T'
+            } else {
+                b.is_ascii_digit()
+            }
+        })
+}
+
+/// `backup --keep N`: a dated copy in `dir`, then the oldest dated copies
+/// beyond the newest `keep` are deleted (only once the new one is good, so
+/// a failing backup never costs an old one).
+fn backup_rotated(args: &DbArgs, dir: &Path, keep: u32, out: &mut dyn Write) -> Result<(), String> {
+    if !dir.exists() {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    }
+    let stamp: String = humantime_stamp(now_ms());
+    let dest = dir.join(format!("zkppd-{stamp}.db"));
+    backup(args, &dest, out)?;
+    let mut copies: Vec<String> = std::fs::read_dir(dir)
+        .map_err(|e| format!("cannot list {}: {e}", dir.display()))?
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter(|n| is_dated_copy(n))
+        .collect();
+    copies.sort();
+    let excess = copies.len().saturating_sub(keep as usize);
+    for old in &copies[..excess] {
+        let path = dir.join(old);
+        std::fs::remove_file(&path)
+            .map_err(|e| format!("cannot delete the old copy {}: {e}", path.display()))?;
+        write(out, format_args!("deleted: {}\n", path.display()))?;
+    }
+    Ok(())
+}
+
+/// `YYYYMMDDTHHMMSSZ` of a time in ms since the epoch (UTC).
+fn humantime_stamp(ms: i64) -> String {
+    // format_expiry gives YYYY-MM-DDTHH:MM:SS.mmmZ.
+    let full = zkppd_core::format_expiry(ms);
+    let digits: String = full[..19]
+        .chars()
+        .filter(|c| *c != '-' && *c != ':')
+        .collect();
+    format!("{digits}Z")
 }
 
 fn check(args: &DbArgs, out: &mut dyn Write) -> Result<(), String> {

@@ -55,10 +55,20 @@ pub enum Command {
     /// Uses SQLite's online backup (a consistent snapshot even while a
     /// server writes), then runs integrity_check on the copy. DEST must not
     /// exist; it appears only once the copy is verified.
+    ///
+    /// With --keep N, DEST is a directory (created 0700 if missing): the
+    /// copy goes to DEST/zkppd-YYYYMMDDTHHMMSSZ.db (UTC), then the oldest
+    /// such copies beyond the newest N are deleted (what the package's
+    /// zkppd-backup.timer runs daily).
     Backup {
-        /// Where to write the copy; must not exist yet.
+        /// Where to write the copy; must not exist yet (a directory with
+        /// --keep).
         #[arg(value_name = "DEST")]
         dest: PathBuf,
+        /// Rotate: DEST is a directory of dated copies, of which the newest
+        /// N are kept.
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=10_000))]
+        keep: Option<u32>,
         #[command(flatten)]
         db: DbArgs,
     },

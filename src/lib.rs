@@ -17,6 +17,7 @@ mod handlers;
 mod http;
 mod metrics;
 pub mod net;
+mod process_metrics;
 mod ratelimit;
 mod routes;
 mod server;

@@ -25,6 +25,7 @@ mod hygiene;
 mod interop;
 mod logs;
 mod ops;
+mod ops_tools;
 mod proxy;
 mod signin;
 mod signup;
