@@ -1,4 +1,4 @@
--- zkppd schema, version 3 (PRAGMA user_version). Applied to an empty file
+-- zkppd schema, version 4 (PRAGMA user_version). Applied to an empty file
 -- at start-up; a later release migrates from this version.
 
 -- Per-install values; `install_secret` keys the profile-token hashes and
@@ -23,10 +23,13 @@ CREATE TABLE signup_tokens (
     token TEXT NOT NULL UNIQUE
 );
 
+-- created_ms: when the profile signed up or was imported (0 for profiles
+-- from before schema 4, which did not record it).
 CREATE TABLE profiles (
-    id       TEXT PRIMARY KEY,
-    verifier TEXT NOT NULL,
-    salt     TEXT NOT NULL
+    id         TEXT PRIMARY KEY,
+    verifier   TEXT NOT NULL,
+    salt       TEXT NOT NULL,
+    created_ms INTEGER NOT NULL DEFAULT 0
 ) WITHOUT ROWID;
 
 -- Sessions: only a blake3 hash of the auth token is kept.

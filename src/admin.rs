@@ -3,8 +3,16 @@
 //! core services as the HTTP routes. Output is `key: value` lines on
 //! stdout, for people and for `awk`; errors are one line each, and the exit
 //! status is non-zero.
+//!
+//! Every command that changes the database (or copies it: `backup`) writes
+//! one audit line to stderr once it has run, with the fields of the
+//! server's audit lines (target `audit`, `op`, `outcome`, the keyed
+//! `profile` reference, never the id) plus `via="cli"` and the `uid` that
+//! ran it, so that the journal or collector reading the server's audit
+//! sees the operators' changes too.
 
 use std::io::{BufRead, Write};
+use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,8 +20,8 @@ use std::time::Duration;
 use serde::Deserialize;
 use zkppd::config::{BucketCommand, Command, DbArgs, ProfileCommand, SessionCommand};
 use zkppd_core::rules::{self, MAX_TOKEN_LEN};
-use zkppd_core::store::SqliteStore;
 use zkppd_core::store::sqlite::SCHEMA_VERSION;
+use zkppd_core::store::{FillCount, SqliteStore};
 use zkppd_core::{Error, Limits, Service, now_ms};
 
 /// How long `backup` waits for a busy database before giving up.
@@ -29,7 +37,20 @@ pub(crate) fn run(command: Command, out: &mut dyn Write) -> Result<(), String> {
             bucket_fill(&db, &bucket, file.as_deref(), out)
         }
         Command::Bucket(BucketCommand::Count { db }) => bucket_count(&db, out),
-        Command::Backup { dest, db } => backup(&db, &dest, out),
+        Command::Bucket(BucketCommand::Generate { bucket, count, db }) => {
+            bucket_generate(&db, &bucket, count, out)
+        }
+        Command::Profile(ProfileCommand::List { json, db }) => profile_list(&db, json, out),
+        Command::Backup {
+            dest,
+            keep: None,
+            db,
+        } => backup(&db, &dest, out),
+        Command::Backup {
+            dest,
+            keep: Some(keep),
+            db,
+        } => backup_rotated(&db, &dest, keep, out),
         Command::Check { db } => check(&db, out),
         Command::Profile(ProfileCommand::Delete { id, db }) => profile_delete(&db, &id, out),
         Command::Profile(ProfileCommand::Import { file, db }) => {
@@ -48,13 +69,34 @@ pub(crate) fn run(command: Command, out: &mut dyn Write) -> Result<(), String> {
 /// checks). Commands that only read or remove refuse to create a missing
 /// file: a mistyped `--db` should not leave an empty database behind.
 fn open(args: &DbArgs, create: bool) -> Result<SqliteStore, String> {
-    if !create && !args.db.exists() {
+    let db = args.resolve()?;
+    if !create && !db.exists() {
         return Err(format!(
-            "no database at {} (pass --db PATH or set ZKPPD_DB)",
-            args.db.display()
+            "no database at {} (pass --db PATH, set ZKPPD_DB, or set ZKPPD_DB in {})",
+            db.display(),
+            std::env::var("ZKPPD_ENV_FILE")
+                .unwrap_or_else(|_| zkppd::config::DEFAULT_ENV_FILE.into())
         ));
     }
-    SqliteStore::open(Some(&args.db))
+    SqliteStore::open(Some(&db))
+}
+
+/// The audit label of a core call's outcome (the server's labels).
+fn outcome<T>(result: &Result<T, Error>) -> &'static str {
+    match result {
+        Ok(_) => "ok",
+        Err(e) => e.label(),
+    }
+}
+
+/// Who ran the command: the real uid, and the `sudo` caller when there is
+/// one (root alone says little about who).
+fn uid() -> u32 {
+    rustix::process::getuid().as_raw()
+}
+
+fn sudo_user() -> Option<String> {
+    std::env::var("SUDO_USER").ok().filter(|u| !u.is_empty())
 }
 
 /// Runs one core service call to completion on a small runtime of its own.
@@ -121,7 +163,11 @@ fn bucket_fill(
         tokens.push(line);
     }
     let store = open(args, true)?;
-    let (_, total) = call(&store, async |s| s.fill_any_number(name, tokens).await)?;
+    let (_, total) = call(&store, async |s| {
+        let result = s.fill_any_number(name, tokens).await;
+        audit_fill("bucket_fill", name, &result);
+        result
+    })?;
     write(
         out,
         format_args!(
@@ -129,6 +175,87 @@ fn bucket_fill(
             total.inserted, total.duplicates
         ),
     )
+}
+
+/// The audit line of a fill from the command line.
+fn audit_fill(op: &'static str, bucket: &str, result: &Result<(rules::Bucket, FillCount), Error>) {
+    match result {
+        Ok((_, c)) => {
+            tracing::info!(target: "audit", op, outcome = "ok", via = "cli", uid = uid(), sudo_user = sudo_user().as_deref(), bucket, inserted = c.inserted, duplicates = c.duplicates)
+        }
+        Err(_) => {
+            tracing::info!(target: "audit", op, outcome = outcome(result), via = "cli", uid = uid(), sudo_user = sudo_user().as_deref(), bucket)
+        }
+    }
+}
+
+/// The audit line of a command about one profile.
+fn audit_profile<T>(op: &'static str, service: &Service, id: &str, result: &Result<T, Error>) {
+    let profile = service.profile_ref(id);
+    tracing::info!(target: "audit", op, outcome = outcome(result), via = "cli", uid = uid(), sudo_user = sudo_user().as_deref(), profile = %profile);
+}
+
+/// `count` tokens of 128 bits from the OS random source, hex.
+fn fresh_tokens(count: u32) -> Result<Vec<String>, String> {
+    (0..count)
+        .map(|_| {
+            let mut bytes = zeroize::Zeroizing::new([0u8; 16]);
+            getrandom::fill(&mut bytes[..]).map_err(|e| format!("OS random source: {e}"))?;
+            Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+        })
+        .collect()
+}
+
+fn bucket_generate(
+    args: &DbArgs,
+    name: &str,
+    count: u32,
+    out: &mut dyn Write,
+) -> Result<(), String> {
+    rules::Bucket::parse(name)
+        .map_err(|_| format!("unknown bucket `{name}`: expected `profile` or `signup`"))?;
+    let tokens = fresh_tokens(count)?;
+    let store = open(args, true)?;
+    let given = tokens.clone();
+    let (_, total) = call(&store, async |s| {
+        let result = s.fill_any_number(name, given).await;
+        audit_fill("bucket_generate", name, &result);
+        result
+    })?;
+    if total.duplicates > 0 {
+        // 128 random bits do not collide: a duplicate means a broken
+        // random source, and a token printed twice is worth stopping for.
+        return Err(format!(
+            "{} of the new tokens were already in the bucket: the OS random source is suspect",
+            total.duplicates
+        ));
+    }
+    let mut text = String::with_capacity(tokens.len() * 33);
+    for t in &tokens {
+        text.push_str(t);
+        text.push('\n');
+    }
+    write(out, format_args!("{text}"))
+}
+
+fn profile_list(args: &DbArgs, json: bool, out: &mut dyn Write) -> Result<(), String> {
+    let store = open(args, false)?;
+    let profiles = call(&store, async |s| s.list_profiles().await)?;
+    let created = |ms: i64| (ms > 0).then(|| zkppd_core::format_expiry(ms));
+    if json {
+        let list: Vec<serde_json::Value> = profiles
+            .iter()
+            .map(|p| serde_json::json!({"profile_id": p.id, "created": created(p.created_ms)}))
+            .collect();
+        let text = serde_json::to_string(&list).map_err(|e| e.to_string())?;
+        return write(out, format_args!("{text}\n"));
+    }
+    let mut text = String::new();
+    for p in &profiles {
+        let when = created(p.created_ms).unwrap_or_else(|| "-".into());
+        text.push_str(&format!("{} {when}\n", p.id));
+    }
+    write(out, format_args!("{text}"))
 }
 
 fn bucket_count(args: &DbArgs, out: &mut dyn Write) -> Result<(), String> {
@@ -159,12 +286,19 @@ fn backup(args: &DbArgs, dest: &Path, out: &mut dyn Write) -> Result<(), String>
         .prefix(".zkppd-backup-")
         .tempfile_in(&dir)
         .map_err(|e| format!("cannot create a file in {}: {e}", dir.display()))?;
-    let report = store
+    let result = store
         .backup_to(partial.path(), BACKUP_PATIENCE)
-        .map_err(|e| e.to_string())?;
-    partial
-        .persist_noclobber(dest)
-        .map_err(|e| format!("cannot move the copy to {}: {}", dest.display(), e.error))?;
+        .map_err(|e| e.to_string())
+        .and_then(|report| {
+            partial
+                .persist_noclobber(dest)
+                .map(|_| report)
+                .map_err(|e| format!("cannot move the copy to {}: {}", dest.display(), e.error))
+        });
+    // A copy of every verifier and the install secret: worth an audit line.
+    let label = if result.is_ok() { "ok" } else { "error" };
+    tracing::info!(target: "audit", op = "backup", outcome = label, via = "cli", uid = uid(), sudo_user = sudo_user().as_deref(), dest = %dest.display());
+    let report = result?;
     write(
         out,
         format_args!(
@@ -176,6 +310,65 @@ fn backup(args: &DbArgs, dest: &Path, out: &mut dyn Write) -> Result<(), String>
     )
 }
 
+/// A dated copy's name: `zkppd-YYYYMMDDTHHMMSSZ.db`, which sorts by time.
+fn is_dated_copy(name: &str) -> bool {
+    let Some(stamp) = name
+        .strip_prefix("zkppd-")
+        .and_then(|n| n.strip_suffix("Z.db"))
+    else {
+        return false;
+    };
+    stamp.len() == 15
+        && stamp.bytes().enumerate().all(|(i, b)| {
+            if i == 8 {
+                b == b'T'
+            } else {
+                b.is_ascii_digit()
+            }
+        })
+}
+
+/// `backup --keep N`: a dated copy in `dir`, then the oldest dated copies
+/// beyond the newest `keep` are deleted (only once the new one is good, so
+/// a failing backup never costs an old one).
+fn backup_rotated(args: &DbArgs, dir: &Path, keep: u32, out: &mut dyn Write) -> Result<(), String> {
+    if !dir.exists() {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    }
+    let stamp: String = humantime_stamp(now_ms());
+    let dest = dir.join(format!("zkppd-{stamp}.db"));
+    backup(args, &dest, out)?;
+    let mut copies: Vec<String> = std::fs::read_dir(dir)
+        .map_err(|e| format!("cannot list {}: {e}", dir.display()))?
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter(|n| is_dated_copy(n))
+        .collect();
+    copies.sort();
+    let excess = copies.len().saturating_sub(keep as usize);
+    for old in &copies[..excess] {
+        let path = dir.join(old);
+        std::fs::remove_file(&path)
+            .map_err(|e| format!("cannot delete the old copy {}: {e}", path.display()))?;
+        write(out, format_args!("deleted: {}\n", path.display()))?;
+    }
+    Ok(())
+}
+
+/// `YYYYMMDDTHHMMSSZ` of a time in ms since the epoch (UTC).
+fn humantime_stamp(ms: i64) -> String {
+    // format_expiry gives YYYY-MM-DDTHH:MM:SS.mmmZ.
+    let full = zkppd_core::format_expiry(ms);
+    let digits: String = full[..19]
+        .chars()
+        .filter(|c| *c != '-' && *c != ':')
+        .collect();
+    format!("{digits}Z")
+}
+
 fn check(args: &DbArgs, out: &mut dyn Write) -> Result<(), String> {
     let store = open(args, false)?;
     let report = store.check(now_ms()).map_err(|e| e.to_string())?;
@@ -184,7 +377,7 @@ fn check(args: &DbArgs, out: &mut dyn Write) -> Result<(), String> {
         out,
         format_args!(
             "database: {}\nintegrity: {}\nschema_version: {} (this binary: {SCHEMA_VERSION})\nprofiles: {}\nlive_sessions: {}\n",
-            args.db.display(),
+            args.resolve()?.display(),
             if ok { "ok" } else { "FAILED" },
             report.schema_version,
             report.profiles,
@@ -211,7 +404,11 @@ fn valid_id(id: &str) -> Result<(), String> {
 fn profile_delete(args: &DbArgs, id: &str, out: &mut dyn Write) -> Result<(), String> {
     valid_id(id)?;
     let store = open(args, false)?;
-    let ended = call(&store, async |s| s.delete_profile(id).await)?;
+    let ended = call(&store, async |s| {
+        let result = s.delete_profile(id).await;
+        audit_profile("profile_delete", s, id, &result);
+        result
+    })?;
     write(
         out,
         format_args!("deleted: {id}\nsessions_ended: {ended}\n"),
@@ -226,14 +423,22 @@ fn profile_reset_token(
 ) -> Result<(), String> {
     valid_id(id)?;
     let store = open(args, false)?;
-    let token = call(&store, async |s| s.issue_reset_token(id, ttl).await)?;
+    let token = call(&store, async |s| {
+        let result = s.issue_reset_token(id, ttl).await;
+        audit_profile("reset_token", s, id, &result);
+        result
+    })?;
     write(out, format_args!("{}\n", token.as_str()))
 }
 
 fn session_revoke(args: &DbArgs, id: &str, out: &mut dyn Write) -> Result<(), String> {
     valid_id(id)?;
     let store = open(args, false)?;
-    let n = call(&store, async |s| s.revoke_sessions(id).await)?;
+    let n = call(&store, async |s| {
+        let result = s.revoke_sessions(id).await;
+        audit_profile("session_revoke", s, id, &result);
+        result
+    })?;
     write(out, format_args!("sessions_ended: {n}\n"))
 }
 
@@ -265,22 +470,29 @@ fn profile_import(args: &DbArgs, file: Option<&Path>, out: &mut dyn Write) -> Re
     let runtime = tokio::runtime::Builder::new_current_thread()
         .build()
         .map_err(|e| format!("cannot start a runtime: {e}"))?;
-    let count = runtime
-        .block_on(service.import_profiles(lines))
-        .map_err(|(line, e)| {
-            let what = match e {
-                Error::InvalidProfileId => "invalid profile_id".to_owned(),
-                Error::Malformed("zkpp") => {
-                    "zkpp is not a valid SRP verifier (hex, 1 < v < N)".to_owned()
-                }
-                Error::Malformed(_) => "salt is not 2–512 hex characters".to_owned(),
-                other => other.to_string(),
-            };
-            match line {
-                Some(n) => format!("line {n}: {what}; nothing was imported"),
-                None => format!("{what}; nothing was imported"),
+    let result = runtime.block_on(service.import_profiles(lines));
+    match &result {
+        Ok(c) => {
+            tracing::info!(target: "audit", op = "profile_import", outcome = "ok", via = "cli", uid = uid(), sudo_user = sudo_user().as_deref(), imported = c.imported, unchanged = c.unchanged)
+        }
+        Err((_, e)) => {
+            tracing::info!(target: "audit", op = "profile_import", outcome = e.label(), via = "cli", uid = uid(), sudo_user = sudo_user().as_deref())
+        }
+    }
+    let count = result.map_err(|(line, e)| {
+        let what = match e {
+            Error::InvalidProfileId => "invalid profile_id".to_owned(),
+            Error::Malformed("zkpp") => {
+                "zkpp is not a valid SRP verifier (hex, 1 < v < N)".to_owned()
             }
-        })?;
+            Error::Malformed(_) => "salt is not 2–512 hex characters".to_owned(),
+            other => other.to_string(),
+        };
+        match line {
+            Some(n) => format!("line {n}: {what}; nothing was imported"),
+            None => format!("{what}; nothing was imported"),
+        }
+    })?;
     write(
         out,
         format_args!(

@@ -55,10 +55,20 @@ pub enum Command {
     /// Uses SQLite's online backup (a consistent snapshot even while a
     /// server writes), then runs integrity_check on the copy. DEST must not
     /// exist; it appears only once the copy is verified.
+    ///
+    /// With --keep N, DEST is a directory (created 0700 if missing): the
+    /// copy goes to DEST/zkppd-YYYYMMDDTHHMMSSZ.db (UTC), then the oldest
+    /// such copies beyond the newest N are deleted (what the package's
+    /// zkppd-backup.timer runs daily).
     Backup {
-        /// Where to write the copy; must not exist yet.
+        /// Where to write the copy; must not exist yet (a directory with
+        /// --keep).
         #[arg(value_name = "DEST")]
         dest: PathBuf,
+        /// Rotate: DEST is a directory of dated copies, of which the newest
+        /// N are kept.
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=10_000))]
+        keep: Option<u32>,
         #[command(flatten)]
         db: DbArgs,
     },
@@ -105,6 +115,22 @@ pub enum BucketCommand {
         #[command(flatten)]
         db: DbArgs,
     },
+    /// Make N fresh tokens, add them to a bucket and print them.
+    ///
+    /// Each token is 128 bits from the OS random source, as 32 hex
+    /// characters; all N go in at once (all or nothing), then they are
+    /// printed one per line on standard output and nothing else, for
+    /// handing out invites: `zkppd bucket generate profile 10 > invites`.
+    Generate {
+        /// The bucket: `profile` or `signup`.
+        #[arg(value_name = "BUCKET")]
+        bucket: String,
+        /// How many tokens (1–100000).
+        #[arg(value_name = "N", value_parser = clap::value_parser!(u32).range(1..=100_000))]
+        count: u32,
+        #[command(flatten)]
+        db: DbArgs,
+    },
     /// Print the number of unused tokens in each bucket.
     Count {
         #[command(flatten)]
@@ -115,6 +141,19 @@ pub enum BucketCommand {
 /// `zkppd profile …`
 #[derive(Subcommand, Debug)]
 pub enum ProfileCommand {
+    /// List every profile: its id and when it was created, oldest first.
+    ///
+    /// One `ID CREATED` line per profile (CREATED in RFC 3339 UTC, or `-`
+    /// for a profile from before zkppd recorded it); with --json, one JSON
+    /// array of `{"profile_id", "created"}` objects (`created` is null
+    /// when unknown).
+    List {
+        /// Print JSON instead of lines.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        db: DbArgs,
+    },
     /// Delete a profile and end all its sessions.
     Delete {
         /// The profile id.
@@ -175,7 +214,7 @@ pub enum SessionCommand {
 pub struct HealthcheckArgs {
     /// The server's listen address, read like the server reads it; a
     /// wildcard address (0.0.0.0, ::) is probed on loopback.
-    #[arg(long, env = "ZKPPD_LISTEN", default_value = "127.0.0.1:3005")]
+    #[arg(long, env = "ZKPPD_LISTEN", default_value = "127.0.0.1:3005", value_parser = parse_listen, value_name = "IP:PORT")]
     pub listen: SocketAddr,
 
     /// Probe this URL instead, `http://HOST[:PORT][/PATH]` (the path
@@ -189,20 +228,102 @@ pub struct HealthcheckArgs {
     pub timeout: Duration,
 }
 
-/// How an admin subcommand finds the database: like the server.
+/// How an admin subcommand finds the database: like the server, and on a
+/// packaged install from the service's environment file.
 #[derive(Args, Debug, Clone)]
 pub struct DbArgs {
-    /// The SQLite database file the server uses.
-    #[arg(long, env = "ZKPPD_DB", default_value = "zkppd.db")]
-    pub db: PathBuf,
+    /// The SQLite database file the server uses. Without this flag and
+    /// ZKPPD_DB: the ZKPPD_DB line of the environment file $ZKPPD_ENV_FILE
+    /// (default /etc/zkppd/zkppd.env, the package's, which names
+    /// /var/lib/zkppd/zkppd.db; ZKPPD_ENV_FILE set empty skips it), else
+    /// zkppd.db in the current directory.
+    /// Accepted before the subcommand too (`zkppd --db F bucket count`).
+    #[arg(long, env = "ZKPPD_DB", value_name = "PATH")]
+    pub db: Option<PathBuf>,
+}
+
+/// Where the admin subcommands look for the service's environment file
+/// when ZKPPD_ENV_FILE is not set: the package's.
+pub const DEFAULT_ENV_FILE: &str = "/etc/zkppd/zkppd.env";
+
+impl DbArgs {
+    /// The database file: the flag or ZKPPD_DB, else the environment
+    /// file's ZKPPD_DB, else `zkppd.db`. The error names an environment
+    /// file that exists but cannot be read (a non-root user on a packaged
+    /// install gets no silent fallback to ./zkppd.db).
+    pub fn resolve(&self) -> Result<PathBuf, String> {
+        if let Some(db) = &self.db {
+            return Ok(db.clone());
+        }
+        // Set but empty: no environment file at all.
+        let file = match std::env::var_os("ZKPPD_ENV_FILE") {
+            Some(v) if v.is_empty() => return Ok(PathBuf::from("zkppd.db")),
+            Some(v) => PathBuf::from(v),
+            None => PathBuf::from(DEFAULT_ENV_FILE),
+        };
+        match std::fs::read_to_string(&file) {
+            Ok(text) => Ok(env_file_value(&text, "ZKPPD_DB")
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from)
+                .unwrap_or_else(|| PathBuf::from("zkppd.db"))),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(PathBuf::from("zkppd.db")),
+            Err(e) => Err(format!(
+                "cannot read {} for ZKPPD_DB ({e}); pass --db PATH",
+                file.display()
+            )),
+        }
+    }
+}
+
+/// Moves a `--db PATH` (or `--db=PATH`) written before an admin
+/// subcommand to right after it, where clap reads it: `zkppd --db F bucket
+/// count` is `zkppd bucket count --db F`. Anything else is left as it is
+/// (a `--db` with no subcommand after it is the server's).
+pub fn db_after_subcommand(mut args: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsString> {
+    let original = args.clone();
+    let cli = <Cli as clap::CommandFactory>::command();
+    let mut taken = Vec::new();
+    let mut at = 1;
+    let mut found = None;
+    while at < args.len() {
+        let Some(word) = args[at].to_str() else {
+            at += 1;
+            continue;
+        };
+        if word == "--" {
+            break;
+        } else if word == "--db" && at + 1 < args.len() {
+            taken.extend(args.drain(at..at + 2));
+        } else if word.starts_with("--db=") {
+            taken.push(args.remove(at));
+        } else if let Some(sub) = cli.find_subcommand(word) {
+            found = Some((at, sub));
+            break;
+        } else {
+            at += 1;
+        }
+    }
+    let Some((at, sub)) = found.filter(|_| !taken.is_empty()) else {
+        return original;
+    };
+    let nested = args
+        .get(at + 1)
+        .and_then(|w| w.to_str())
+        .is_some_and(|w| sub.find_subcommand(w).is_some());
+    let insert = if nested { at + 2 } else { at + 1 };
+    for (i, t) in taken.into_iter().enumerate() {
+        args.insert(insert + i, t);
+    }
+    args
 }
 
 /// Flags of the server.
 #[derive(Args, Debug, Clone)]
 pub struct ServeArgs {
-    /// Address to bind (the original service's port is 3005); port 0 picks a
-    /// free port, which start-up logs as `listening on ADDR`.
-    #[arg(long, env = "ZKPPD_LISTEN", default_value = "127.0.0.1:3005")]
+    /// Address to bind, IP:PORT (the original service's port is 3005;
+    /// `localhost:PORT` means 127.0.0.1:PORT); port 0 picks a free port,
+    /// which start-up logs as `listening on ADDR`.
+    #[arg(long, env = "ZKPPD_LISTEN", default_value = "127.0.0.1:3005", value_parser = parse_listen, value_name = "IP:PORT")]
     pub listen: SocketAddr,
 
     /// The SQLite database file; created with its schema if missing.
@@ -319,8 +440,10 @@ pub struct ServeArgs {
     #[arg(long, env = "ZKPPD_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
 
-    /// Log level (error, warn, info, debug, trace) or a RUST_LOG-style
-    /// filter such as `info,zkppd=debug`.
+    /// Log level (error, warn, info, debug, trace, off) or a RUST_LOG-style
+    /// filter such as `info,zkppd=debug`. A word without `=` must be a
+    /// level: a typo is a start-up error, not silence. SIGHUP re-reads it
+    /// from --env-file.
     #[arg(
         long,
         env = "ZKPPD_LOG_LEVEL",
@@ -332,7 +455,7 @@ pub struct ServeArgs {
     /// Serve Prometheus metrics at http://ADDR/metrics, on this separate
     /// address only (keep it private: it is not authenticated). Off unless
     /// set.
-    #[arg(long, env = "ZKPPD_METRICS_LISTEN", value_name = "ADDR")]
+    #[arg(long, env = "ZKPPD_METRICS_LISTEN", value_name = "ADDR", value_parser = parse_listen)]
     pub metrics_listen: Option<SocketAddr>,
 
     /// Let web pages from ORIGIN (e.g. `https://app.example.com`) call the
@@ -389,6 +512,71 @@ pub struct ServeArgs {
     /// then read the session.
     #[arg(long, env = "ZKPPD_COOKIE_INSECURE", requires = "session_cookie")]
     pub cookie_insecure: bool,
+
+    /// The environment file the service manager loads (systemd's
+    /// EnvironmentFile=, the package's /etc/zkppd/zkppd.env). On SIGHUP
+    /// zkppd re-reads the admin token file and takes ZKPPD_LOG_LEVEL from
+    /// this file; without it, SIGHUP re-reads the admin token file only.
+    #[arg(long, env = "ZKPPD_ENV_FILE", value_name = "PATH")]
+    pub env_file: Option<PathBuf>,
+}
+
+/// An address to bind or probe: IP:PORT, or `localhost:PORT` for
+/// 127.0.0.1:PORT (no name resolution: what `localhost` names is the one
+/// host name whose answer is known without asking a resolver).
+pub fn parse_listen(s: &str) -> Result<SocketAddr, String> {
+    if let Ok(addr) = s.parse::<SocketAddr>() {
+        return Ok(addr);
+    }
+    if let Some(port) = s
+        .rsplit_once(':')
+        .filter(|(host, _)| host.eq_ignore_ascii_case("localhost"))
+        .and_then(|(_, port)| port.parse::<u16>().ok())
+    {
+        return Ok(SocketAddr::from(([127, 0, 0, 1], port)));
+    }
+    Err(format!(
+        "invalid address `{s}`: expected IP:PORT, such as 127.0.0.1:3005, 0.0.0.0:3005, [::1]:3005 or localhost:3005"
+    ))
+}
+
+/// The levels a bare word of `--log-level` may name.
+const LEVELS: [&str; 6] = ["off", "error", "warn", "info", "debug", "trace"];
+
+/// Checks a `--log-level` value beyond what `EnvFilter` checks: there a
+/// bare word is a target name, so `verbose` would silently log nothing
+/// (not even `listening on`). Each comma-separated directive without `=`
+/// or a span filter must be a level. Never a target-only directive
+/// (`zkppd`): write `zkppd=trace`.
+pub fn check_log_level(s: &str) -> Result<(), String> {
+    for directive in s.split(',').map(str::trim).filter(|d| !d.is_empty()) {
+        let bare = !directive.contains(['=', '[']);
+        if bare && !LEVELS.iter().any(|l| l.eq_ignore_ascii_case(directive)) {
+            return Err(format!(
+                "invalid --log-level `{s}`: `{directive}` is not a level; expected one of error, warn, info, debug, trace, off, or a filter such as info,zkppd=debug"
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The value of `key` in a systemd environment file (`KEY=VALUE` lines,
+/// `#` and `;` comments, optional matching quotes around the value); the
+/// last assignment wins, as in systemd. `None` when the file has none.
+pub fn env_file_value(text: &str, key: &str) -> Option<String> {
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#') && !l.starts_with(';'))
+        .filter_map(|l| l.split_once('='))
+        .filter(|(k, _)| k.trim() == key)
+        .map(|(_, v)| {
+            let v = v.trim();
+            let quoted = v.len() >= 2
+                && ((v.starts_with('"') && v.ends_with('"'))
+                    || (v.starts_with('\'') && v.ends_with('\'')));
+            if quoted { &v[1..v.len() - 1] } else { v }.to_owned()
+        })
+        .next_back()
 }
 
 /// A header name for the forward-auth answer: a valid field name that is
@@ -530,6 +718,11 @@ pub struct Settings {
     pub listen: SocketAddr,
     pub db: DbLocation,
     pub admin_token: Option<AdminToken>,
+    /// Where the admin token was read from: SIGHUP reads it again.
+    pub admin_token_file: Option<PathBuf>,
+    /// The service manager's environment file: SIGHUP takes the log level
+    /// from it.
+    pub env_file: Option<PathBuf>,
     pub session_ttl: Duration,
     pub handshake_ttl: Duration,
     pub max_sessions: u32,
@@ -651,6 +844,8 @@ impl Settings {
             listen,
             db,
             admin_token: None,
+            admin_token_file: None,
+            env_file: None,
             session_ttl: Duration::from_secs(3600),
             handshake_ttl: Duration::from_secs(60),
             max_sessions: 16,
@@ -701,6 +896,8 @@ impl ServeArgs {
                 DbLocation::File(self.db)
             },
             admin_token,
+            admin_token_file: self.admin_token_file,
+            env_file: self.env_file.filter(|p| !p.as_os_str().is_empty()),
             session_ttl: self.session_ttl,
             handshake_ttl: self.handshake_ttl,
             max_sessions: self.max_sessions,
@@ -878,6 +1075,95 @@ mod tests {
         zeroize::Zeroize::zeroize(&mut token);
         assert_eq!(token.expose(), "");
         assert_eq!(format!("{token:?}"), "AdminToken(..)");
+    }
+
+    #[test]
+    fn db_before_the_subcommand_moves_after_it() {
+        let v = |s: &str| -> Vec<std::ffi::OsString> { s.split(' ').map(Into::into).collect() };
+        for (given, want) in [
+            (
+                "zkppd --db x.db bucket count",
+                "zkppd bucket count --db x.db",
+            ),
+            ("zkppd --db=x.db check", "zkppd check --db=x.db"),
+            (
+                "zkppd --db x.db profile list --json",
+                "zkppd profile list --db x.db --json",
+            ),
+            (
+                "zkppd bucket count --db x.db",
+                "zkppd bucket count --db x.db",
+            ),
+            (
+                "zkppd --db x.db --listen 127.0.0.1:0",
+                "zkppd --db x.db --listen 127.0.0.1:0",
+            ),
+            (
+                "zkppd --listen 127.0.0.1:0 --db x.db",
+                "zkppd --listen 127.0.0.1:0 --db x.db",
+            ),
+            ("zkppd --db x.db serve", "zkppd serve --db x.db"),
+        ] {
+            assert_eq!(db_after_subcommand(v(given)), v(want), "{given}");
+        }
+    }
+
+    #[test]
+    fn listen_addresses() {
+        assert_eq!(
+            parse_listen("127.0.0.1:3106"),
+            Ok("127.0.0.1:3106".parse().unwrap())
+        );
+        assert_eq!(parse_listen("[::1]:80"), Ok("[::1]:80".parse().unwrap()));
+        assert_eq!(
+            parse_listen("localhost:3106"),
+            Ok("127.0.0.1:3106".parse().unwrap())
+        );
+        assert_eq!(
+            parse_listen("LocalHost:0"),
+            Ok("127.0.0.1:0".parse().unwrap())
+        );
+        for bad in [
+            "3106",
+            ":3106",
+            "localhost",
+            "localhost:",
+            "localhost:99999",
+            "example.com:80",
+            "",
+        ] {
+            let err = parse_listen(bad).expect_err(bad);
+            assert!(err.contains("expected IP:PORT"), "{bad:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn log_levels() {
+        for ok in [
+            "info",
+            "DEBUG",
+            "off",
+            "info,zkppd=debug",
+            "warn,audit=info",
+            "zkppd[span]=trace",
+            "",
+        ] {
+            assert_eq!(check_log_level(ok), Ok(()), "{ok:?}");
+        }
+        for bad in ["verbose", "info,verbose", "inf", "zkppd"] {
+            assert!(check_log_level(bad).is_err(), "{bad:?} accepted");
+        }
+    }
+
+    #[test]
+    fn environment_files() {
+        let text = "# comment\n; other\nZKPPD_DB=/a\n  ZKPPD_LOG_LEVEL = \"debug\" \nZKPPD_DB='/b c'\nBAD\n";
+        assert_eq!(env_file_value(text, "ZKPPD_DB").as_deref(), Some("/b c"));
+        assert_eq!(
+            env_file_value(text, "ZKPPD_LOG_LEVEL").as_deref(),
+            Some("debug")
+        );
+        assert_eq!(env_file_value("#ZKPPD_DB=/x\n", "ZKPPD_DB"), None);
     }
 
     #[test]

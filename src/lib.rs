@@ -17,18 +17,19 @@ mod handlers;
 mod http;
 mod metrics;
 pub mod net;
+mod process_metrics;
 mod ratelimit;
 mod routes;
 mod server;
 
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
 pub use metrics::serve as serve_metrics;
 pub use server::serve;
 use zkppd_core::store::sqlite::ServeLock;
 use zkppd_core::store::{SqliteStore, Store};
 
-use config::{DbLocation, Settings};
+use config::{AdminToken, DbLocation, Settings};
 
 /// Everything a request needs; cloned into every connection.
 #[derive(Clone)]
@@ -41,6 +42,9 @@ pub struct AppState {
     rate_limit: Option<Arc<ratelimit::RateLimit>>,
     /// This process serves the database file alone (see `ServeLock`).
     _serve_lock: Option<Arc<ServeLock>>,
+    /// The admin bearer token, swapped by SIGHUP (`reload_admin_token`);
+    /// taken out of `settings`, so that there is still one copy.
+    admin_token: Arc<RwLock<Option<Arc<AdminToken>>>>,
 }
 
 impl AppState {
@@ -61,7 +65,8 @@ impl AppState {
     }
 
     /// The shared state over a store opened by the caller.
-    pub fn with_store(settings: Settings, store: Arc<dyn Store>) -> AppState {
+    pub fn with_store(mut settings: Settings, store: Arc<dyn Store>) -> AppState {
+        let admin_token = settings.admin_token.take().map(Arc::new);
         let core = zkppd_core::Service::new(store, settings.limits());
         AppState {
             core: Arc::new(core),
@@ -71,6 +76,28 @@ impl AppState {
                 .map(|r| Arc::new(ratelimit::RateLimit::new(r))),
             settings: Arc::new(settings),
             _serve_lock: None,
+            admin_token: Arc::new(RwLock::new(admin_token)),
         }
+    }
+
+    /// The admin token in force now.
+    pub(crate) fn admin_token(&self) -> Option<Arc<AdminToken>> {
+        self.admin_token
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Reads `--admin-token-file` again and puts its token in force (the
+    /// requests already past `authorize` are not affected). A file that
+    /// cannot be read or holds no valid token leaves the old token in
+    /// force; the error names the cause. Ok(false): there is no file.
+    pub fn reload_admin_token(&self) -> Result<bool, String> {
+        let Some(path) = &self.settings.admin_token_file else {
+            return Ok(false);
+        };
+        let token = config::read_admin_token(path)?;
+        *self.admin_token.write().unwrap_or_else(|p| p.into_inner()) = Some(Arc::new(token));
+        Ok(true)
     }
 }

@@ -41,6 +41,12 @@ struct OutcomeLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct BuildLabels {
+    version: &'static str,
+    commit: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct BucketLabels {
     bucket: &'static str,
 }
@@ -65,6 +71,8 @@ pub(crate) struct Metrics {
     pending_handshakes: Gauge,
     lockout_counters: Gauge,
     next_request_id: AtomicU64,
+    /// When this server started (seconds since the epoch).
+    started: f64,
 }
 
 /// What the scrape samples from the database.
@@ -135,6 +143,18 @@ impl Metrics {
             "Profiles with failed proofs being counted (locked or not)",
             lockout_counters.clone(),
         );
+        let build_info = Family::<BuildLabels, Gauge>::default();
+        registry.register(
+            "build_info",
+            "Always 1; its labels name the version and the git commit of this binary",
+            build_info.clone(),
+        );
+        build_info
+            .get_or_create(&BuildLabels {
+                version: crate::process_metrics::VERSION,
+                commit: crate::process_metrics::COMMIT,
+            })
+            .set(1);
         let mut seed = [0u8; 8];
         // A random start keeps ids from two runs apart in one log; the
         // counter alone makes them unique within a run.
@@ -150,6 +170,7 @@ impl Metrics {
             pending_handshakes,
             lockout_counters,
             next_request_id: AtomicU64::new(u64::from_le_bytes(seed) >> 1),
+            started: crate::process_metrics::now_seconds(),
         }
     }
 
@@ -195,6 +216,7 @@ impl Metrics {
         }
         let mut out = String::with_capacity(4096);
         prometheus_client::encoding::prometheus_text::encode(&mut out, &self.registry)?;
+        crate::process_metrics::encode(&mut out, self.started);
         Ok(out)
     }
 }

@@ -15,7 +15,7 @@ use crate::http::{self, Response};
 /// Compares the bearer token with the configured one in constant time
 /// (hashing both first makes the time independent of their lengths too).
 pub(crate) fn authorize(state: &AppState, req: &Request<Incoming>) -> Result<(), ApiError> {
-    let Some(expected) = &state.settings.admin_token else {
+    let Some(expected) = state.admin_token() else {
         return Err(ApiError::Unauthorized);
     };
     let given = http::bearer(req.headers()).unwrap_or("");

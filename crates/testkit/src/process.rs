@@ -23,7 +23,9 @@ pub use rustix::process::Signal;
 const START_LIMIT: Duration = Duration::from_secs(30);
 
 /// The binary at `bin` with no `ZKPPD_*`, `RUST_LOG` or `NOTIFY_SOCKET`
-/// from the environment of the test run, and no standard input: for runs
+/// from the environment of the test run, no environment file (a packaged
+/// zkppd's /etc/zkppd/zkppd.env on the test machine would otherwise name
+/// the admin commands' database), and no standard input: for runs
 /// that end by themselves (`Command::output`), such as admin subcommands
 /// and start-up failures.
 pub fn command(bin: impl AsRef<OsStr>) -> Command {
@@ -34,6 +36,7 @@ pub fn command(bin: impl AsRef<OsStr>) -> Command {
             cmd.env_remove(&key);
         }
     }
+    cmd.env("ZKPPD_ENV_FILE", "/dev/null");
     cmd.stdin(Stdio::null());
     cmd
 }

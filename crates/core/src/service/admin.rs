@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use super::Service;
-use crate::store::{BucketSizes, ImportCount, Record};
+use crate::store::{BucketSizes, ImportCount, ProfileEntry, Record};
 use crate::{Error, Result, now_ms, rules};
 
 /// Unlocked lockout counters idle this long are forgotten.
@@ -84,6 +84,11 @@ impl Service {
         self.handshakes.remove(id);
         self.lockout.forget(&key);
         deleted.ok_or_else(|| Error::NoSuchProfile(id.to_owned()))
+    }
+
+    /// Every profile's id and creation time, oldest first.
+    pub async fn list_profiles(&self) -> Result<Vec<ProfileEntry>> {
+        self.store(|s| s.list_profiles()).await
     }
 
     /// Ends every session of a profile; how many.

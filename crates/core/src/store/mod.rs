@@ -50,6 +50,15 @@ pub struct BucketSizes {
     pub signup: i64,
 }
 
+/// A profile as `zkppd profile list` shows it: no secret in it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProfileEntry {
+    pub id: String,
+    /// When it signed up or was imported, in ms since the epoch; 0 for a
+    /// profile from before schema 4.
+    pub created_ms: i64,
+}
+
 /// What an import did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ImportCount {
@@ -81,6 +90,8 @@ pub trait Store: Send + Sync + 'static {
     /// Stores profiles as given, in one transaction; an id already stored
     /// with the same record is left alone, one with another is an error.
     fn import_profiles(&self, records: &[(usize, String, Record)]) -> Result<ImportCount>;
+    /// Every profile's id and creation time, oldest first.
+    fn list_profiles(&self) -> Result<Vec<ProfileEntry>>;
     /// Deletes a profile, its sessions, its reset token and its failure
     /// streak (under `lockout_key`) in one transaction; `None` if there was
     /// no profile, else how many sessions ended.

@@ -22,13 +22,15 @@ use std::time::{Duration, Instant};
 
 use rusqlite::{Connection, OptionalExtension};
 
-use super::{BucketSizes, FillCount, ImportCount, InstallSecret, Record, Session, Store};
+use super::{
+    BucketSizes, FillCount, ImportCount, InstallSecret, ProfileEntry, Record, Session, Store,
+};
 use crate::lockout::Counter;
 use crate::{Error, Result};
 pub use lock::ServeLock;
 
 /// The schema this binary writes and understands.
-pub const SCHEMA_VERSION: i64 = 3;
+pub const SCHEMA_VERSION: i64 = 4;
 /// `PRAGMA application_id` of a zkppd file ("zkpp").
 pub const APPLICATION_ID: i64 = 0x7a6b_7070;
 const SCHEMA: &str = include_str!("../../../../../schema.sql");
@@ -144,6 +146,26 @@ fn not_writable(path: &Path) -> Option<String> {
     None
 }
 
+/// Creates the database file, empty and 0600, when it does not exist yet,
+/// so that SQLite never creates it under the umask (0644 by default): the
+/// file holds the install secret and every verifier. SQLite gives its -wal
+/// and -shm files the mode of the database file, so they are 0600 too. An
+/// existing file keeps its mode (an operator may have chosen it; the
+/// server warns at start-up when others can read it).
+fn create_private(path: &Path) -> std::result::Result<(), String> {
+    use std::os::unix::fs::OpenOptionsExt;
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+    {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(format!("cannot create database {}: {e}", path.display())),
+    }
+}
+
 /// What `zkppd check` reports.
 #[derive(Debug, Clone)]
 pub struct CheckReport {
@@ -190,8 +212,15 @@ impl SqliteStore {
         let (path, temp) = match path {
             Some(p) => (p.to_path_buf(), None),
             None => {
+                // 0700: the directory holds the install secret and every
+                // verifier (tempfile's default follows the umask, 0755).
                 let dir = tempfile::Builder::new()
                     .prefix("zkppd-")
+                    .permissions(
+                        <std::fs::Permissions as std::os::unix::fs::PermissionsExt>::from_mode(
+                            0o700,
+                        ),
+                    )
                     .tempdir()
                     .map_err(|e| format!("cannot create a temp dir: {e}"))?;
                 (dir.path().join("zkppd.db"), Some(Arc::new(dir)))
@@ -203,6 +232,7 @@ impl SqliteStore {
         if let Some(cause) = not_writable(&path) {
             return Err(cause);
         }
+        create_private(&path)?;
         let mut conn = Connection::open(&path)
             .map_err(|e| format!("cannot open database {}: {e}", path.display()))?;
         if conn.is_readonly(rusqlite::MAIN_DB).unwrap_or(false) {
@@ -410,6 +440,10 @@ impl Store for SqliteStore {
     fn import_profiles(&self, records: &[(usize, String, Record)]) -> Result<ImportCount> {
         let records = records.to_vec();
         self.write(move |conn| profiles::import(conn, &records))
+    }
+
+    fn list_profiles(&self) -> Result<Vec<ProfileEntry>> {
+        self.read(|conn| profiles::list(conn))
     }
 
     fn delete_profile(&self, id: &str, lockout_key: &[u8; 32]) -> Result<Option<usize>> {
@@ -679,7 +713,11 @@ fn prepare(conn: &mut Connection) -> Result<InstallSecret, String> {
         }
         // Each step in its own transaction, so a crash leaves a version
         // the next start migrates on from.
-        let steps: [(i64, &str); 2] = [(1, lockouts::MIGRATE_FROM_1), (2, resets::MIGRATE_TO_3)];
+        let steps: [(i64, &str); 3] = [
+            (1, lockouts::MIGRATE_FROM_1),
+            (2, resets::MIGRATE_TO_3),
+            (3, profiles::MIGRATE_TO_4),
+        ];
         for (from, sql) in steps {
             if version <= from {
                 let tx = conn.transaction().map_err(|e| e.to_string())?;

@@ -4,7 +4,7 @@
 use rusqlite::{Connection, OptionalExtension};
 
 use super::buckets;
-use crate::store::{ImportCount, Record};
+use crate::store::{ImportCount, ProfileEntry, Record};
 use crate::{Error, Result};
 
 /// The sign-up: in one `BEGIN IMMEDIATE` transaction, check the profile
@@ -41,11 +41,36 @@ fn exists(conn: &Connection, id: &str) -> Result<bool> {
         .is_some())
 }
 
-/// Inserts a profile; a second profile with the same id is an error.
+/// Schema 3 → 4: when each profile was created (0: before it was kept).
+pub(super) const MIGRATE_TO_4: &str =
+    "ALTER TABLE profiles ADD COLUMN created_ms INTEGER NOT NULL DEFAULT 0;";
+
+/// Inserts a profile, created now; a second profile with the same id is
+/// an error.
 pub(super) fn insert(conn: &Connection, id: &str, record: &Record) -> Result<()> {
-    conn.prepare_cached("INSERT INTO profiles (id, verifier, salt) VALUES (?1, ?2, ?3)")?
-        .execute([id, &record.verifier, &record.salt])?;
+    conn.prepare_cached(
+        "INSERT INTO profiles (id, verifier, salt, created_ms) VALUES (?1, ?2, ?3, ?4)",
+    )?
+    .execute(rusqlite::params![
+        id,
+        &record.verifier,
+        &record.salt,
+        crate::now_ms()
+    ])?;
     Ok(())
+}
+
+/// Every profile's id and creation time, oldest first (ties by id).
+pub(super) fn list(conn: &Connection) -> Result<Vec<ProfileEntry>> {
+    let mut stmt =
+        conn.prepare_cached("SELECT id, created_ms FROM profiles ORDER BY created_ms, id")?;
+    let rows = stmt.query_map([], |r| {
+        Ok(ProfileEntry {
+            id: r.get(0)?,
+            created_ms: r.get(1)?,
+        })
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
 /// The SRP record of a profile, if it exists.
