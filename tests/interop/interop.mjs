@@ -9,6 +9,7 @@
 // (shared SPEC.md); otherwise prints what was sent, what the server answered
 // and what was expected, and exits 1.
 
+import { execFileSync } from "node:child_process";
 import { randomBytes, randomUUID } from "node:crypto";
 import { createRequire } from "node:module";
 
@@ -33,6 +34,10 @@ function show(value) {
 
 const baseUrl = (process.argv[2] ?? process.env.ZKPPD_URL ?? "").replace(/\/+$/, "");
 const adminToken = process.argv[3] ?? process.env.ZKPPD_ADMIN_TOKEN ?? "";
+// The zkppd binary and the server's database, for the operator's reset
+// token (`zkppd profile reset-token`); without them that step is skipped.
+const zkppdBin = process.env.ZKPPD_BIN ?? "";
+const zkppdDb = process.env.ZKPPD_DB ?? "";
 
 let requests = 0;
 
@@ -237,6 +242,93 @@ function passwordFor(i) {
   return i < fixed.length ? fixed[i] : randomBytes(12).toString("base64");
 }
 
+/** A new password's salt and verifier, made by the client library. */
+function newRecord(id, password) {
+  const salt = client.generateSalt();
+  const verifier = client.deriveVerifier(client.derivePrivateKey(salt, id, password));
+  return { salt, verifier, password };
+}
+
+/**
+ * The account lifecycle: change the password from a fresh session (the
+ * old one then fails, the new one works), list the sessions, sign out
+ * everywhere, reset with an operator's token, delete the profile (then
+ * sign-in behaves as for an unknown id). Returns whether the reset ran.
+ */
+async function lifecycle(buckets) {
+  const id = randomUUID();
+  let profile = await signUp("lifecycle sign-up", buckets, id, "first password");
+  const mine = await signIn("lifecycle sign-in", profile, profile.password);
+  const other = await signIn("lifecycle sign-in from another device", profile, profile.password);
+
+  const changed = newRecord(id, "second password " + randomBytes(4).toString("hex"));
+  expectOk(
+    "password change",
+    await post("password change", "/v1/password", { jwt: mine, salt: changed.salt, zkpp: changed.verifier }),
+    [],
+  );
+  await expectValid("the session that changed the password stays", mine);
+  await expectInvalid("the other device's session ended with the change", other);
+  const oldPassword = profile.password;
+  profile = { ...profile, ...changed };
+  await signIn("the old password after the change", profile, oldPassword, { expectFailure: true });
+  const fresh = await signIn("the new password after the change", profile, profile.password);
+
+  const listed = expectOk("sessions", await post("sessions", "/v1/sessions", { jwt: fresh }), ["sessions"]);
+  const sessions = listed.sessions;
+  if (!Array.isArray(sessions) || sessions.length !== 2) {
+    fail("sessions", `answered ${show(listed)}, expected the two live sessions`);
+  }
+  const current = sessions.filter((s) => s.current === true);
+  if (current.length !== 1 || current[0].expiry !== fresh.auth_expiry || sessions[0] !== current[0]) {
+    fail("sessions", `answered ${show(sessions)}, expected the asking (newest) session first and marked current`);
+  }
+  const ended = expectOk("sign out everywhere", await post("sign out everywhere", "/v1/signout/all", { jwt: fresh }), ["ended"]);
+  if (ended.ended !== 2) fail("sign out everywhere", `answered ${show(ended)}, expected {"ended":2}`);
+  await expectInvalid("verify after signing out everywhere", fresh);
+  await expectInvalid("verify the first session after signing out everywhere", mine);
+
+  let resetChecked = false;
+  if (zkppdBin && zkppdDb) {
+    const step = "operator reset";
+    let token;
+    try {
+      token = execFileSync(zkppdBin, ["profile", "reset-token", id, "--db", zkppdDb], { encoding: "utf8" }).trim();
+    } catch (e) {
+      fail(step, `zkppd profile reset-token failed: ${e.stderr ?? e.message}`);
+    }
+    const reset = newRecord(id, "third password " + randomBytes(4).toString("hex"));
+    const body = { profile_id: id, reset_token: token, salt: reset.salt, zkpp: reset.verifier };
+    expectOk(step, await post(step, "/v1/password/reset", body), []);
+    expectError(`${step} again with the used token`, await post(step, "/v1/password/reset", body), 401, "Invalid token");
+    const before = profile.password;
+    profile = { ...profile, ...reset };
+    await signIn("the password before the reset", profile, before, { expectFailure: true });
+    resetChecked = true;
+  }
+
+  const last = await signIn("sign-in before deleting the profile", profile, profile.password);
+  expectOk("profile deletion", await post("profile deletion", "/v1/profile/delete", { jwt: last }), []);
+  await expectInvalid("verify after the deletion", last);
+  // Now the id is unknown: step 1 still answers, with a salt of the same
+  // form that is not the profile's, and the right password fails step 2.
+  const eph = client.generateEphemeral();
+  const step = "sign-in after the deletion";
+  const challenge = expectOk(step, await post(step, "/v1/signin", { profile_id: id, key: eph.public }), ["key", "salt"]);
+  if (challenge.salt === profile.salt || !LOWER_HEX.test(challenge.salt) || challenge.salt.length !== 64) {
+    fail(step, `salt = ${show(challenge.salt)}, expected a 64-hex salt unlike the deleted profile's`);
+  }
+  const session = client.deriveSession(
+    eph.secret,
+    challenge.key,
+    challenge.salt,
+    id,
+    client.derivePrivateKey(challenge.salt, id, profile.password),
+  );
+  expectError(step, await post(step, "/v1/signin/verify", { profile_id: id, key: session.proof }), 401, "Invalid credentials");
+  return resetChecked;
+}
+
 async function main() {
   if (!baseUrl || !adminToken) {
     throw new Mismatch(
@@ -250,7 +342,7 @@ async function main() {
     );
   }
 
-  const buckets = await fillBuckets(PROFILES + 2);
+  const buckets = await fillBuckets(PROFILES + 3);
 
   // 1. The full life of one profile, as the original client lived it.
   const id = randomUUID();
@@ -304,10 +396,14 @@ async function main() {
   // Another profile's password is a wrong password.
   await signIn("sign-in with another profile's password", profiles[1], profiles[2].password, { expectFailure: true });
 
+  // 4. The account lifecycle, driven by the same client library.
+  const resetChecked = await lifecycle(buckets);
+
   console.log(
     `interop ok: secure-remote-password ${srpVersion} against ${baseUrl}: ` +
       `${PROFILES + 1} profiles signed up and in (M2 checked by verifySession), verify/sign-out checked, ` +
-      `wrong passwords refused; ${requests} requests`,
+      `wrong passwords refused; password change, sessions, sign-out everywhere, ` +
+      `${resetChecked ? "operator reset, " : ""}deletion; ${requests} requests`,
   );
 }
 

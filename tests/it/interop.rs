@@ -87,6 +87,11 @@ fn npm_client_signs_up_in_and_out() {
         .arg(dir.join("interop.mjs"))
         .arg(&base)
         .arg(zkppd_testkit::ADMIN)
+        // For the operator's reset token: the script runs the admin
+        // command on the server's database, as an operator would.
+        .env("ZKPPD_BIN", crate::BIN)
+        .env("ZKPPD_DB", server.db_path())
+        .env("ZKPPD_ENV_FILE", "/dev/null")
         .current_dir(&dir)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
