@@ -66,6 +66,7 @@ pub(crate) struct Metrics {
     latency: Family<RouteLabels, Histogram, fn() -> Histogram>,
     signins: Family<OutcomeLabels, Counter>,
     lockouts: Counter,
+    store_commits: Counter,
     bucket_tokens: Family<BucketLabels, Gauge>,
     live_sessions: Gauge,
     pending_handshakes: Gauge,
@@ -112,6 +113,12 @@ impl Metrics {
             "signin_verify",
             "Sign-in proofs (step 2) by outcome: ok, invalid_credentials, locked, invalid, error",
             signins.clone(),
+        );
+        let store_commits = Counter::default();
+        registry.register(
+            "store_commits",
+            "Write transactions committed (one fsync each; group commit puts several writes in one)",
+            store_commits.clone(),
         );
         let lockouts = Counter::default();
         registry.register(
@@ -165,6 +172,7 @@ impl Metrics {
             latency,
             signins,
             lockouts,
+            store_commits,
             bucket_tokens,
             live_sessions,
             pending_handshakes,
@@ -213,6 +221,10 @@ impl Metrics {
         let counted = self.lockouts.get();
         if memory.lockouts_started > counted {
             self.lockouts.inc_by(memory.lockouts_started - counted);
+        }
+        let committed = self.store_commits.get();
+        if memory.store_commits > committed {
+            self.store_commits.inc_by(memory.store_commits - committed);
         }
         let mut out = String::with_capacity(4096);
         prometheus_client::encoding::prometheus_text::encode(&mut out, &self.registry)?;

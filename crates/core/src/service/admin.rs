@@ -20,6 +20,9 @@ pub struct MemoryCounts {
     pub max_lockouts: usize,
     /// Locks started since the process began.
     pub lockouts_started: u64,
+    /// Write transactions the store committed (group commit: several
+    /// writes each).
+    pub store_commits: u64,
 }
 
 impl Service {
@@ -43,6 +46,7 @@ impl Service {
             lockout_counters: self.lockout.len(),
             max_lockouts: self.lockout.capacity(),
             lockouts_started: self.lockout.locks_started(),
+            store_commits: self.store.commits(),
         }
     }
 

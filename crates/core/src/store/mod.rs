@@ -165,6 +165,12 @@ pub trait Store: Send + Sync + 'static {
     /// Forgets streaks not locked and idle since `idle_before_ms`.
     fn purge_lockouts(&self, now_ms: i64, idle_before_ms: i64) -> Result<usize>;
 
+    /// Write transactions committed by this process so far (each one
+    /// durable write to disk), for metrics; 0 if the store does not count.
+    fn commits(&self) -> u64 {
+        0
+    }
+
     /// The cheapest call that proves the store answers.
     fn ping(&self) -> Result<()>;
     /// Periodic housekeeping (about once a second).

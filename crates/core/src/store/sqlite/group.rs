@@ -65,9 +65,17 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 pub(super) struct Group {
     queue: Mutex<VecDeque<Box<dyn Job>>>,
     turn: Mutex<()>,
+    /// Transactions committed (one fsync each): writes ÷ commits is what
+    /// group commit saves.
+    commits: std::sync::atomic::AtomicU64,
 }
 
 impl Group {
+    /// Transactions committed so far.
+    pub(super) fn commits(&self) -> u64 {
+        self.commits.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     /// The writer turn alone, for work that must run outside a transaction
     /// (a WAL checkpoint); queued writes wait for it.
     pub(super) fn turn(&self) -> MutexGuard<'_, ()> {
@@ -105,7 +113,12 @@ impl Group {
                 return Err(Error::Internal("a queued write was lost".into()));
             }
             match conn() {
-                Ok(conn) => run_batch(&conn, &mut batch),
+                Ok(conn) => {
+                    if run_batch(&conn, &mut batch) {
+                        self.commits
+                            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    }
+                }
                 Err(e) => fail_all(&mut batch, &e),
             }
         }
@@ -126,11 +139,12 @@ fn fail_all(batch: &mut [Box<dyn Job>], e: &Error) {
     }
 }
 
-/// One transaction for the whole batch, a savepoint per job.
-fn run_batch(conn: &Connection, batch: &mut [Box<dyn Job>]) {
+/// One transaction for the whole batch, a savepoint per job; true if it
+/// committed.
+fn run_batch(conn: &Connection, batch: &mut [Box<dyn Job>]) -> bool {
     if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
         fail_all(batch, &Error::from(e));
-        return;
+        return false;
     }
     for job in batch.iter_mut() {
         if let Err(e) = conn.execute_batch("SAVEPOINT job") {
@@ -153,12 +167,82 @@ fn run_batch(conn: &Connection, batch: &mut [Box<dyn Job>]) {
             // I/O error): every job of the batch lost its changes.
             let e = Error::Unavailable("the database rolled a write batch back".into());
             fail_all(batch, &e);
-            return;
+            return false;
         }
     }
     if let Err(e) = conn.execute_batch("COMMIT") {
         // Nothing of the batch is durable: every success becomes the error.
         let _ = conn.execute_batch("ROLLBACK");
         fail_all(batch, &Error::from(e));
+        return false;
+    }
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::sqlite::conns::Conns;
+
+    fn init(conn: &mut Connection) -> rusqlite::Result<()> {
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        conn.execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;")
+    }
+
+    #[test]
+    fn concurrent_writes_share_commits_and_a_failing_one_rolls_back_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let conns = Conns::new(
+            dir.path().join("g.db"),
+            init,
+            4,
+            std::time::Duration::from_secs(5),
+        );
+        conns
+            .get()
+            .unwrap()
+            .execute_batch("CREATE TABLE t (x INTEGER PRIMARY KEY)")
+            .unwrap();
+        let group = Group::default();
+        let results: Vec<Result<i64>> = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..32i64)
+                .map(|i| {
+                    let (group, conns) = (&group, &conns);
+                    s.spawn(move || {
+                        group.write(
+                            || conns.get(),
+                            move |tx| {
+                                tx.execute("INSERT INTO t (x) VALUES (?1)", [i])?;
+                                if i % 8 == 3 {
+                                    return Err(Error::Malformed("test"));
+                                }
+                                Ok(i)
+                            },
+                        )
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        for (i, r) in results.iter().enumerate() {
+            match r {
+                Ok(x) => assert_eq!(*x, i as i64),
+                Err(e) => {
+                    assert_eq!(i % 8, 3, "{e}");
+                    assert!(matches!(e, Error::Malformed(_)));
+                }
+            }
+        }
+        let conn = conns.get().unwrap();
+        let rows: i64 = conn
+            .query_row("SELECT count(*) FROM t", [], |r| r.get(0))
+            .unwrap();
+        let failed: i64 = conn
+            .query_row("SELECT count(*) FROM t WHERE x % 8 = 3", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!((rows, failed), (28, 0));
+        // Every write committed, in at most one transaction each.
+        let commits = group.commits();
+        assert!((1..=32).contains(&commits), "{commits} commits");
     }
 }

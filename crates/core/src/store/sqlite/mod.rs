@@ -531,6 +531,10 @@ impl Store for SqliteStore {
     /// reader is not blocked by the writer, and the rare moment a
     /// checkpoint holds the WAL index (SQLITE_BUSY at once) falls back to
     /// the blocking path.
+    fn commits(&self) -> u64 {
+        self.writer.commits()
+    }
+
     fn session_now(&self, token_hash: &[u8; 32]) -> Option<Result<Option<Session>>> {
         match inline::with_reader(self.id, &self.path, |conn| sessions::get(conn, token_hash)) {
             Err(Error::Unavailable(_)) => None,
