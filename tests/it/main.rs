@@ -24,6 +24,7 @@ mod hygiene;
 mod interop;
 mod logs;
 mod ops;
+mod postgres;
 mod proxy;
 mod signin;
 mod signup;

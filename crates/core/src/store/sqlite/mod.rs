@@ -5,6 +5,7 @@
 //! methods of [`SqliteStore`] outside the trait.
 
 mod buckets;
+mod dump;
 mod lock;
 mod lockouts;
 mod maintenance;
@@ -20,7 +21,7 @@ use std::time::{Duration, Instant};
 use r2d2_sqlite::SqliteConnectionManager;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
 
-use super::{BucketSizes, FillCount, ImportCount, InstallSecret, Record, Session, Store};
+use super::{BucketSizes, Dump, FillCount, ImportCount, InstallSecret, Record, Session, Store};
 use crate::lockout::Counter;
 use crate::{Error, Result};
 pub use lock::ServeLock;
@@ -512,6 +513,17 @@ impl Store for SqliteStore {
 
     fn purge_lockouts(&self, now_ms: i64, idle_before_ms: i64) -> Result<usize> {
         self.write(|conn| lockouts::purge(conn, now_ms, idle_before_ms))
+    }
+
+    fn export(&self) -> Result<Dump> {
+        self.read(dump::export)
+    }
+
+    fn import_dump(&self, dump: &Dump) -> Result<()> {
+        self.write(|conn| dump::import(conn, dump))?;
+        // The imported signup tokens' slots are dense from 0; nothing was
+        // handed out, so the WAL holds no link to empty.
+        Ok(())
     }
 
     /// The file answers a read, is still the file opened, and takes a
