@@ -28,6 +28,7 @@ mod postgres;
 mod proxy;
 mod signin;
 mod signup;
+mod store_conformance;
 mod unlinkable;
 
 /// The `zkppd` binary cargo built for these tests.

@@ -23,6 +23,14 @@ pub use sqlite::SqliteStore;
 #[derive(zeroize::Zeroize, zeroize::ZeroizeOnDrop)]
 pub struct InstallSecret(pub(crate) [u8; 32]);
 
+impl InstallSecret {
+    /// A one-way fingerprint, to tell whether two stores share the secret
+    /// (a migration, several instances) without showing it.
+    pub fn fingerprint(&self) -> [u8; 32] {
+        blake3::derive_key("zkppd 2026-11 install secret fingerprint", &self.0)
+    }
+}
+
 /// A profile's SRP record, as the client sent it at sign-up.
 #[derive(Clone, zeroize::Zeroize, zeroize::ZeroizeOnDrop)]
 pub struct Record {
