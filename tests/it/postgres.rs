@@ -7,13 +7,12 @@
 //! password never logged, the signup bucket vacuumed after sign-ups.
 
 use std::collections::HashSet;
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use serde_json::{Value, json};
+use serde_json::json;
 use zkppd_testkit::postgres::{PASSWORD, Postgres};
 use zkppd_testkit::{Account, Http, Process, Spawn, TestResult, process, serial};
 
@@ -623,10 +622,117 @@ fn handshakes_in_the_database_hold_no_secret_b() -> TestResult {
     Ok(())
 }
 
-#[allow(dead_code)]
-fn addr_of(p: &Process) -> SocketAddr {
-    p.addr()
+/// Runs an admin subcommand; (success, stdout, stderr).
+fn admin(args: &[&str]) -> (bool, String, String) {
+    let out = process::command(BIN)
+        .args(args)
+        .output()
+        .expect("run zkppd");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
-#[allow(dead_code)]
-fn unused(_: Value) {}
+#[test]
+fn migrate_sqlite_to_postgres_and_back_then_sign_in() -> TestResult {
+    let _g = serial::timed();
+    let pg = Postgres::shared();
+    let f = files();
+    let file = f.dir.path().join("zkppd.db");
+    let file = file.to_str().unwrap_or_default();
+    // Profiles on SQLite, through the real binary.
+    let mut s = Spawn::server(BIN, Path::new(file), &f.admin).start();
+    let mut h = Http::new(s.addr());
+    h.fill("profile", &["p1".into(), "p2".into()]);
+    h.fill("signup", &tokens_named("s", 3));
+    let carol = Account::new("carol", "pw of carol");
+    assert_eq!(sign_up(&mut h, &carol, "p1").0, 200);
+    s.terminate(Duration::from_secs(10));
+
+    let db = pg.database()?;
+    let url = pg.url(&db);
+    let (ok, out, err) = admin(&["migrate", "--from", file, "--to", &url]);
+    assert!(ok, "{err}");
+    assert!(
+        out.contains("profiles: 1\n") && out.contains("signup_tokens: 2\n"),
+        "{out}"
+    );
+    assert!(
+        !out.contains(PASSWORD) && !err.contains(PASSWORD),
+        "{out}{err}"
+    );
+    // Into a non-empty database: refused, nothing copied.
+    let (ok, _, err) = admin(&["migrate", "--from", file, "--to", &url]);
+    assert!(!ok);
+    assert!(err.contains("not empty"), "{err}");
+
+    // On PostgreSQL: carol signs in; the unused profile token still works
+    // (the install secret came along, so its hash matches).
+    let (a, b) = (instance(&url, &f), instance(&url, &f));
+    let mut ha = Http::new(a.addr());
+    assert!(ha.sign_in("carol", "pw of carol")?.is_ok());
+    let dave = Account::new("dave", "pw of dave");
+    assert_eq!(sign_up(&mut Http::new(b.addr()), &dave, "p2").0, 200);
+
+    // Admin subcommands against PostgreSQL.
+    let (ok, out, err) = admin(&["bucket", "count", "--db", &url]);
+    assert!(ok, "{err}");
+    assert_eq!(out, "profile: 0\nsignup: 1\n");
+    let (ok, out, err) = admin(&["check", "--db", &url]);
+    assert!(ok, "{err}");
+    assert!(
+        out.contains("profiles: 2") && !out.contains(PASSWORD),
+        "{out}"
+    );
+    let (ok, out, _) = admin(&["session", "revoke", "--profile", "carol", "--db", &url]);
+    assert!(ok);
+    assert_eq!(out, "sessions_ended: 1\n");
+    drop((a, b));
+
+    // And back to a new SQLite file, where both sign in.
+    let back = f.dir.path().join("back.db");
+    let back = back.to_str().unwrap_or_default();
+    let (ok, out, err) = admin(&["migrate", "--from", &url, "--to", back]);
+    assert!(ok, "{err}");
+    assert!(out.contains("profiles: 2\n"), "{out}");
+    let s = Spawn::server(BIN, Path::new(back), &f.admin).start();
+    let mut h = Http::new(s.addr());
+    assert!(h.sign_in("carol", "pw of carol")?.is_ok());
+    assert!(h.sign_in("dave", "pw of dave")?.is_ok());
+    Ok(())
+}
+
+fn tokens_named(prefix: &str, n: usize) -> Vec<String> {
+    (0..n).map(|i| format!("{prefix}-{i}")).collect()
+}
+
+#[test]
+fn every_statement_of_a_draw_uses_the_primary_key() -> TestResult {
+    let pg = Postgres::shared();
+    let db = pg.database()?;
+    let f = files();
+    let mut s = instance(&pg.url(&db), &f);
+    Http::new(s.addr()).fill("signup", &tokens_named("plan", 20_000));
+    s.terminate(Duration::from_secs(10));
+    let mut c = pg.connect(&db)?;
+    c.batch_execute("ANALYZE signup_tokens")?;
+    for (i, sql) in zkppd_core::store::postgres::DRAW_QUERIES.iter().enumerate() {
+        let args = match sql.matches('$').count() {
+            0 => String::new(),
+            1 => "(5)".into(),
+            _ => "(5, 19999)".into(),
+        };
+        c.batch_execute(&format!("PREPARE q{i} AS {sql}"))?;
+        let plan: Vec<String> = c
+            .query(&format!("EXPLAIN EXECUTE q{i}{args}"), &[])?
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        let plan = plan.join("\n");
+        assert!(plan.contains("signup_tokens_pkey"), "{sql}:\n{plan}");
+        assert!(!plan.contains("Seq Scan"), "{sql}:\n{plan}");
+    }
+    Ok(())
+}
