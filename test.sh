@@ -23,6 +23,7 @@ need chromium chromium
 # binaries (tests/it/postgres.rs, crates/testkit/src/postgres.rs); Debian
 # keeps them off PATH, under /usr/lib/postgresql/VERSION/bin.
 compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || missing+=(postgresql)
+need openssl openssl   # the certificates of the PostgreSQL TLS test
 if [ "${#missing[@]}" -gt 0 ]; then
     echo "test.sh: installing ${missing[*]} from the distribution" >&2
     if [ "$(id -u)" -eq 0 ]; then

@@ -736,3 +736,59 @@ fn every_statement_of_a_draw_uses_the_primary_key() -> TestResult {
     }
     Ok(())
 }
+
+#[test]
+fn tls_follows_sslmode_and_verifies_the_servers_certificate() -> TestResult {
+    let pg = Postgres::start_tls()?;
+    let db = pg.database()?;
+    let f = files();
+    let url = format!(
+        "postgres://zkppd:{PASSWORD}@localhost:{}/{db}?sslmode=require",
+        pg.port()
+    );
+    // A CA store without the server's CA: refused at start-up, saying why.
+    let out = process::command(BIN)
+        .args(["--listen", "127.0.0.1:0", "--db", &url])
+        .arg("--handshake-key-file")
+        .arg(&f.key)
+        .env("SSL_CERT_FILE", f.dir.path().join("no-such-ca.pem"))
+        .output()?;
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        err.contains("cannot connect to postgres://zkppd@localhost:"),
+        "{err}"
+    );
+    assert!(err.to_lowercase().contains("certificate"), "{err}");
+    assert!(!err.contains(PASSWORD), "{err}");
+
+    // Trusting the CA: it serves, over TLS.
+    let s = Spawn::new(BIN)
+        .args(["--listen", "127.0.0.1:0", "--db", &url])
+        .arg("--handshake-key-file")
+        .arg(&f.key)
+        .arg("--admin-token-file")
+        .arg(&f.admin)
+        .env("SSL_CERT_FILE", pg.ca_file())
+        .start();
+    let mut h = Http::new(s.addr());
+    h.fill("profile", &["p".into()]);
+    h.fill("signup", &["s".into()]);
+    assert_eq!(
+        h.must("/v1/signup", &zkppd_testkit::signup_body("tls", "p"))
+            .status,
+        200
+    );
+    let tls = pg.count(
+        &db,
+        "SELECT count(*) FROM pg_stat_ssl JOIN pg_stat_activity USING (pid)
+         WHERE ssl AND application_name = 'zkppd'",
+    );
+    let plain = pg.count(
+        &db,
+        "SELECT count(*) FROM pg_stat_ssl JOIN pg_stat_activity USING (pid)
+         WHERE NOT ssl AND application_name = 'zkppd'",
+    );
+    assert!(tls >= 1 && plain == 0, "tls {tls}, plain {plain}");
+    Ok(())
+}

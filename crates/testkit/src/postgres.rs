@@ -32,6 +32,8 @@ pub struct Postgres {
     child: Mutex<Option<Child>>,
     /// Databases handed out, for unique names.
     next: Mutex<u32>,
+    /// Serving TLS with a certificate for `localhost` from `ca.pem`.
+    tls: bool,
 }
 
 /// The directory of the newest PostgreSQL server binaries installed.
@@ -140,14 +142,112 @@ impl Postgres {
 
     /// A new cluster of its own (for tests that stop or restart it).
     pub fn start() -> io::Result<Postgres> {
+        Postgres::start_with(false)
+    }
+
+    /// A new cluster that also serves TLS, with a certificate for
+    /// `localhost` signed by a CA of its own ([`Postgres::ca_file`]).
+    pub fn start_tls() -> io::Result<Postgres> {
+        Postgres::start_with(true)
+    }
+
+    /// The CA that signed a TLS cluster's certificate.
+    pub fn ca_file(&self) -> PathBuf {
+        self.dir.path().join("ca.pem")
+    }
+
+    /// A CA, and a server certificate for `localhost` it signs (webpki
+    /// refuses a self-signed CA certificate as the server's own).
+    fn make_certificates(dir: &Path) -> io::Result<()> {
+        let run = |args: &[&str]| -> io::Result<()> {
+            let out = Command::new("openssl")
+                .args(args)
+                .current_dir(dir)
+                .output()?;
+            if out.status.success() {
+                Ok(())
+            } else {
+                Err(io::Error::other(format!(
+                    "openssl {args:?}: {}",
+                    String::from_utf8_lossy(&out.stderr)
+                )))
+            }
+        };
+        run(&[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=zkppd test CA",
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.pem",
+        ])?;
+        run(&[
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-subj",
+            "/CN=localhost",
+            "-keyout",
+            "server.key",
+            "-out",
+            "server.csr",
+        ])?;
+        std::fs::write(
+            dir.join("ext.cnf"),
+            "subjectAltName=DNS:localhost\nbasicConstraints=critical,CA:FALSE\nextendedKeyUsage=serverAuth\n",
+        )?;
+        run(&[
+            "x509",
+            "-req",
+            "-in",
+            "server.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-days",
+            "2",
+            "-extfile",
+            "ext.cnf",
+            "-out",
+            "server.crt",
+        ])?;
+        // PostgreSQL refuses a key others may read.
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(
+            dir.join("server.key"),
+            std::fs::Permissions::from_mode(0o600),
+        )
+    }
+
+    fn start_with(tls: bool) -> io::Result<Postgres> {
         let bin = bindir()?;
         let dir = tempfile::Builder::new().prefix("zkppd-pg-").tempdir()?;
         let data = dir.path().join("data");
         let pwfile = dir.path().join("pw");
         std::fs::write(&pwfile, PASSWORD)?;
+        if tls {
+            Postgres::make_certificates(dir.path())?;
+        }
         if let Some((_, uid, gid)) = run_as() {
-            for p in [dir.path(), &pwfile] {
-                std::os::unix::fs::chown(p, Some(uid), Some(gid))?;
+            for p in [
+                dir.path(),
+                &pwfile,
+                &dir.path().join("server.key"),
+                &dir.path().join("server.crt"),
+            ] {
+                if p.exists() {
+                    std::os::unix::fs::chown(p, Some(uid), Some(gid))?;
+                }
             }
         }
         let out = command(&bin.join("initdb"))
@@ -179,6 +279,7 @@ impl Postgres {
             port: free_port()?,
             child: Mutex::new(None),
             next: Mutex::new(0),
+            tls,
         };
         pg.resume()?;
         Ok(pg)
@@ -211,10 +312,16 @@ impl Postgres {
                 "unix_socket_directories={}",
                 self.dir.path().display()
             ))
-            .args(["-c", "max_connections=200", "-c", "shared_buffers=32MB"])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(log);
+            .args(["-c", "max_connections=200", "-c", "shared_buffers=32MB"]);
+        if self.tls {
+            let d = self.dir.path();
+            cmd.args(["-c", "ssl=on"])
+                .arg("-c")
+                .arg(format!("ssl_cert_file={}", d.join("server.crt").display()))
+                .arg("-c")
+                .arg(format!("ssl_key_file={}", d.join("server.key").display()));
+        }
+        cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(log);
         let mut child = spawn_from_keeper(cmd)?;
         let started = Instant::now();
         loop {

@@ -32,7 +32,7 @@ use std::time::{Duration, Instant};
 use postgres::config::Host;
 use postgres::error::SqlState;
 use postgres::{Client, Statement};
-use postgres_openssl::MakeTlsConnector;
+use tokio_postgres_rustls::MakeRustlsConnect;
 
 use super::{
     BucketSizes, Dump, FillCount, Guess, ImportCount, InstallSecret, PendingHandshake, Record,
@@ -92,7 +92,7 @@ impl PgConn {
 
 struct Manager {
     config: postgres::Config,
-    tls: MakeTlsConnector,
+    tls: MakeRustlsConnect,
 }
 
 impl r2d2::ManageConnection for Manager {
@@ -176,9 +176,7 @@ impl PostgresStore {
             config.application_name("zkppd");
         }
         let described = describe(&config);
-        let tls = openssl::ssl::SslConnector::builder(openssl::ssl::SslMethod::tls())
-            .map(|b| MakeTlsConnector::new(b.build()))
-            .map_err(|e| format!("cannot set up TLS for {described}: {e}"))?;
+        let tls = tls_connector().map_err(|e| format!("cannot set up TLS for {described}: {e}"))?;
 
         // One connection first, for a start-up error that names the cause
         // (the pool would only say it timed out).
@@ -244,6 +242,31 @@ impl PostgresStore {
             Ok((version, profiles, live))
         })
     }
+}
+
+/// TLS for `sslmode=prefer|require`: rustls (linked in, so the FROM-scratch
+/// image needs no TLS library) trusting the system's CA store, which
+/// `SSL_CERT_FILE` / `SSL_CERT_DIR` can point elsewhere (a private CA).
+/// The server's certificate and name are always verified.
+fn tls_connector() -> std::result::Result<MakeRustlsConnect, String> {
+    let mut roots = rustls::RootCertStore::empty();
+    let found = rustls_native_certs::load_native_certs();
+    // A store that cannot be read is not fatal: a database without TLS
+    // needs none, and one with TLS then fails to connect, saying why.
+    let (added, _) = roots.add_parsable_certificates(found.certs);
+    if added == 0 {
+        tracing::debug!(
+            errors = found.errors.len(),
+            "no CA certificates found for PostgreSQL TLS"
+        );
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(MakeRustlsConnect::new(config))
 }
 
 /// The cause of a connection failure, without the URL.
