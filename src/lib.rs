@@ -63,6 +63,11 @@ impl AppState {
                 return Ok(state);
             }
         };
+        if settings.handshake_key.is_some() {
+            tracing::warn!(
+                "--handshake-key-file is only used with a postgres:// --db: on SQLite pending handshakes stay in memory"
+            );
+        }
         let mut state = AppState::with_store(settings, Arc::new(store));
         state._serve_lock = lock;
         Ok(state)
