@@ -5,6 +5,8 @@
 //! loses nothing it answered, and a PostgreSQL restart is a spell of 503s
 //! that ends without restarting zkppd. Plus the start-up faults, the
 //! password never logged, the signup bucket vacuumed after sign-ups.
+//! Every test holds `serial::alone`: each runs real processes (zkppd
+//! instances, PostgreSQL) that would upset a timing-sensitive neighbour.
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -14,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 use zkppd_testkit::postgres::{PASSWORD, Postgres};
-use zkppd_testkit::{Account, Http, Process, Spawn, TestResult, process, serial};
+use zkppd_testkit::{Account, Http, Process, Spawn, TestResult, process};
 
 use crate::BIN;
 
@@ -70,6 +72,7 @@ type Reply2 = (u16, String);
 
 #[test]
 fn step_one_on_a_and_step_two_on_b_signs_in() -> TestResult {
+    let _g = zkppd_testkit::serial::alone();
     let (_pg, _db, _f, a, b) = pair();
     let (mut ha, mut hb) = (Http::new(a.addr()), Http::new(b.addr()));
     ha.fill("profile", &["pt-1".into()]);
@@ -137,6 +140,7 @@ fn step_one_on_a_and_step_two_on_b_signs_in() -> TestResult {
 
 #[test]
 fn wrong_proofs_spread_over_both_lock_on_both() -> TestResult {
+    let _g = zkppd_testkit::serial::alone();
     let (_pg, _db, _f, a, b) = pair();
     let (mut ha, mut hb) = (Http::new(a.addr()), Http::new(b.addr()));
     ha.fill("profile", &["pt-1".into()]);
@@ -167,7 +171,7 @@ fn wrong_proofs_spread_over_both_lock_on_both() -> TestResult {
 
 #[test]
 fn eighty_concurrent_sign_ups_over_both_on_twenty_tokens() -> TestResult {
-    let _g = serial::alone();
+    let _g = zkppd_testkit::serial::alone();
     let (pg, db, _f, a, b) = pair();
     let mut ha = Http::new(a.addr());
     let profile: Vec<String> = (0..80).map(|i| format!("pt-{i}")).collect();
@@ -209,7 +213,7 @@ fn eighty_concurrent_sign_ups_over_both_on_twenty_tokens() -> TestResult {
 
 #[test]
 fn kill_nine_of_one_instance_under_sign_up_load_loses_nothing_answered() -> TestResult {
-    let _g = serial::alone();
+    let _g = zkppd_testkit::serial::alone();
     let (pg, db, _f, mut a, b) = pair();
     const N: usize = 3000;
     let mut hb = Http::new(b.addr());
@@ -314,7 +318,7 @@ fn kill_nine_of_one_instance_under_sign_up_load_loses_nothing_answered() -> Test
 
 #[test]
 fn a_postgres_restart_is_503_with_retry_after_then_recovers() -> TestResult {
-    let _g = serial::alone();
+    let _g = zkppd_testkit::serial::alone();
     let pg = Postgres::start()?;
     let db = pg.database()?;
     let f = files();
@@ -391,6 +395,7 @@ fn refused(args: &[&str], f: &Files) -> (String, i32) {
 
 #[test]
 fn start_up_faults_name_the_cause_and_never_the_password() -> TestResult {
+    let _g = zkppd_testkit::serial::alone();
     let pg = Postgres::shared();
     let f = files();
     let key = f.key.to_str().unwrap_or_default().to_owned();
@@ -453,6 +458,7 @@ fn start_up_faults_name_the_cause_and_never_the_password() -> TestResult {
 
 #[test]
 fn the_password_from_a_file_or_the_url_never_reaches_the_log() -> TestResult {
+    let _g = zkppd_testkit::serial::alone();
     let pg = Postgres::shared();
     let db = pg.database()?;
     let f = files();
@@ -553,6 +559,7 @@ fn files_hold(files: &[PathBuf], needle: &str) -> bool {
 
 #[test]
 fn a_handed_out_signup_token_leaves_the_tables_files() -> TestResult {
+    let _g = zkppd_testkit::serial::alone();
     let (pg, db, _f, a, _b) = pair();
     let mut h = Http::new(a.addr());
     let tokens: Vec<String> = (0..50)
@@ -592,6 +599,7 @@ fn a_handed_out_signup_token_leaves_the_tables_files() -> TestResult {
 
 #[test]
 fn handshakes_in_the_database_hold_no_secret_b() -> TestResult {
+    let _g = zkppd_testkit::serial::alone();
     let (pg, db, _f, a, _b) = pair();
     let mut h = Http::new(a.addr());
     let eph = zkppd_srp::client::generate_ephemeral();
@@ -637,7 +645,7 @@ fn admin(args: &[&str]) -> (bool, String, String) {
 
 #[test]
 fn migrate_sqlite_to_postgres_and_back_then_sign_in() -> TestResult {
-    let _g = serial::timed();
+    let _g = zkppd_testkit::serial::alone();
     let pg = Postgres::shared();
     let f = files();
     let file = f.dir.path().join("zkppd.db");
@@ -710,6 +718,7 @@ fn tokens_named(prefix: &str, n: usize) -> Vec<String> {
 
 #[test]
 fn every_statement_of_a_draw_uses_the_primary_key() -> TestResult {
+    let _g = zkppd_testkit::serial::alone();
     let pg = Postgres::shared();
     let db = pg.database()?;
     let f = files();
@@ -739,6 +748,7 @@ fn every_statement_of_a_draw_uses_the_primary_key() -> TestResult {
 
 #[test]
 fn tls_follows_sslmode_and_verifies_the_servers_certificate() -> TestResult {
+    let _g = zkppd_testkit::serial::alone();
     let pg = Postgres::start_tls()?;
     let db = pg.database()?;
     let f = files();

@@ -54,6 +54,7 @@ fn tokens(prefix: &str, n: usize) -> Vec<String> {
 
 #[test]
 fn sign_up_refusals_change_nothing() -> TestResult {
+    let _g = zkppd_testkit::serial::alone();
     for (name, s) in stores().all {
         s.fill_profile(&[hash(1), hash(2)])?;
         // Empty signup bucket: nothing consumed.
@@ -193,6 +194,7 @@ fn session(id: &str, created: i64) -> Session {
 
 #[test]
 fn sessions_evict_the_oldest_match_exactly_and_purge() -> TestResult {
+    let _g = zkppd_testkit::serial::alone();
     for (name, s) in stores().all {
         s.import_profiles(&[(1, "p".into(), record())])?;
         let v = some_verifier();
@@ -248,6 +250,7 @@ fn sessions_evict_the_oldest_match_exactly_and_purge() -> TestResult {
 
 #[test]
 fn streaks_are_kept_cleared_and_purged() -> TestResult {
+    let _g = zkppd_testkit::serial::alone();
     for (name, s) in stores().all {
         let c = Counter {
             failures: 6,
@@ -336,6 +339,7 @@ fn a_shared_store_checks_and_counts_guesses_in_one_step() -> TestResult {
 
 #[test]
 fn a_dump_moves_everything_between_the_stores_into_an_empty_one_only() -> TestResult {
+    let _g = zkppd_testkit::serial::alone();
     let st = stores();
     let (sqlite, postgres) = (st.all[0].1.clone(), st.all[1].1.clone());
     // Data in SQLite.
