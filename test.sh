@@ -9,6 +9,7 @@ cd "$(dirname "$0")"
 # --- distribution packages the tests need, installed when missing ---
 # node + npm: the interop client (tests/it/interop.rs); nginx and chromium:
 # the forward-auth tests with real components (tests/it/proxy.rs).
+# postgresql: see below.
 # `need CMD PACKAGE` queues PACKAGE when CMD is not found.
 missing=()
 need() {
@@ -18,6 +19,11 @@ need node nodejs
 need npm npm
 need nginx nginx
 need chromium chromium
+# postgresql: the PostgreSQL store's tests start a real server from its
+# binaries (tests/it/postgres.rs, crates/testkit/src/postgres.rs); Debian
+# keeps them off PATH, under /usr/lib/postgresql/VERSION/bin.
+compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || missing+=(postgresql)
+need openssl openssl   # the certificates of the PostgreSQL TLS test
 if [ "${#missing[@]}" -gt 0 ]; then
     echo "test.sh: installing ${missing[*]} from the distribution" >&2
     if [ "$(id -u)" -eq 0 ]; then

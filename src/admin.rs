@@ -1,6 +1,7 @@
-//! The admin subcommands: they open the database file directly (WAL and a
-//! busy timeout make that safe while a server runs on it) and call the same
-//! core services as the HTTP routes. Output is `key: value` lines on
+//! The admin subcommands: they open the database directly (a SQLite file:
+//! WAL and a busy timeout make that safe while a server runs on it; a
+//! PostgreSQL database: like one more instance) and call the same core
+//! services as the HTTP routes; `migrate` copies one store into another. Output is `key: value` lines on
 //! stdout, for people and for `awk`; errors are one line each, and the exit
 //! status is non-zero.
 //!
@@ -18,10 +19,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Deserialize;
-use zkppd::config::{BucketCommand, Command, DbArgs, ProfileCommand, SessionCommand};
+use zkppd::config::{
+    BucketCommand, Command, DbArgs, DbLocation, ProfileCommand, SessionCommand, db_location,
+};
 use zkppd_core::rules::{self, MAX_TOKEN_LEN};
 use zkppd_core::store::sqlite::SCHEMA_VERSION;
-use zkppd_core::store::{FillCount, SqliteStore};
+use zkppd_core::store::{FillCount, PostgresStore, SqliteStore, Store};
 use zkppd_core::{Error, Limits, Service, now_ms};
 
 /// How long `backup` waits for a busy database before giving up.
@@ -62,15 +65,97 @@ pub(crate) fn run(command: Command, out: &mut dyn Write) -> Result<(), String> {
         Command::Session(SessionCommand::Revoke { profile, db }) => {
             session_revoke(&db, &profile, out)
         }
+        Command::Migrate {
+            from,
+            from_password_file,
+            to,
+            to_password_file,
+        } => {
+            let from = db_location(&from, from_password_file.as_deref())?;
+            let to = db_location(&to, to_password_file.as_deref())?;
+            migrate(&from, &to, out)
+        }
     }
+}
+
+/// A database opened by an admin command.
+enum Opened {
+    Sqlite(SqliteStore),
+    Postgres(PostgresStore),
+}
+
+impl Opened {
+    fn store(&self) -> Arc<dyn Store> {
+        match self {
+            Opened::Sqlite(s) => Arc::new(s.clone()),
+            Opened::Postgres(s) => Arc::new(s.clone()),
+        }
+    }
+}
+
+fn open_location(location: &DbLocation, create: bool) -> Result<Opened, String> {
+    match location {
+        DbLocation::File(path) => {
+            if !create && !path.exists() {
+                return Err(format!(
+                    "no database at {} (pass --db PATH or set ZKPPD_DB)",
+                    path.display()
+                ));
+            }
+            Ok(Opened::Sqlite(SqliteStore::open(Some(path))?))
+        }
+        DbLocation::Temp => Ok(Opened::Sqlite(SqliteStore::open(None)?)),
+        DbLocation::Postgres(pg) => Ok(Opened::Postgres(PostgresStore::open(
+            &pg.url,
+            pg.password.as_deref(),
+        )?)),
+    }
+}
+
+/// Copies everything from one store into an empty other.
+fn migrate(from: &DbLocation, to: &DbLocation, out: &mut dyn Write) -> Result<(), String> {
+    if let (DbLocation::File(a), DbLocation::File(b)) = (from, to)
+        && a == b
+    {
+        return Err("--from and --to name the same file".into());
+    }
+    let source = open_location(from, false)?.store();
+    let dump = source
+        .export()
+        .map_err(|e| format!("cannot read {}: {e}", source.describe()))?;
+    let target = open_location(to, true)?.store();
+    target.import_dump(&dump).map_err(|e| match e {
+        Error::Internal(text) => format!("{}: {text}; nothing was copied", target.describe()),
+        other => format!("{}: {other}; nothing was copied", target.describe()),
+    })?;
+    target
+        .close()
+        .map_err(|e| format!("{}: {e}", target.describe()))?;
+    write(
+        out,
+        format_args!(
+            "from: {}\nto: {}\nprofiles: {}\nsessions: {}\nprofile_tokens: {}\nsignup_tokens: {}\nlockouts: {}\nreset_tokens: {}\n",
+            source.describe(),
+            target.describe(),
+            dump.profiles.len(),
+            dump.sessions.len(),
+            dump.profile_tokens.len(),
+            dump.signup_tokens.len(),
+            dump.lockouts.len(),
+            dump.reset_tokens.len(),
+        ),
+    )
 }
 
 /// Opens the database like the server does (same version and identity
 /// checks). Commands that only read or remove refuse to create a missing
 /// file: a mistyped `--db` should not leave an empty database behind.
-fn open(args: &DbArgs, create: bool) -> Result<SqliteStore, String> {
-    let db = args.resolve()?;
-    if !create && !db.exists() {
+fn open(args: &DbArgs, create: bool) -> Result<Opened, String> {
+    let location = args.location()?;
+    if let DbLocation::File(db) = &location
+        && !create
+        && !db.exists()
+    {
         return Err(format!(
             "no database at {} (pass --db PATH, set ZKPPD_DB, or set ZKPPD_DB in {})",
             db.display(),
@@ -78,7 +163,7 @@ fn open(args: &DbArgs, create: bool) -> Result<SqliteStore, String> {
                 .unwrap_or_else(|_| zkppd::config::DEFAULT_ENV_FILE.into())
         ));
     }
-    SqliteStore::open(Some(&db))
+    open_location(&location, create)
 }
 
 /// The audit label of a core call's outcome (the server's labels).
@@ -100,11 +185,8 @@ fn sudo_user() -> Option<String> {
 }
 
 /// Runs one core service call to completion on a small runtime of its own.
-fn call<T>(
-    store: &SqliteStore,
-    f: impl AsyncFnOnce(&Service) -> Result<T, Error>,
-) -> Result<T, String> {
-    let service = Service::new(Arc::new(store.clone()), Limits::default());
+fn call<T>(store: &Opened, f: impl AsyncFnOnce(&Service) -> Result<T, Error>) -> Result<T, String> {
+    let service = Service::new(store.store(), Limits::default());
     let runtime = tokio::runtime::Builder::new_current_thread()
         .build()
         .map_err(|e| format!("cannot start a runtime: {e}"))?;
@@ -274,7 +356,12 @@ fn backup(args: &DbArgs, dest: &Path, out: &mut dyn Write) -> Result<(), String>
             dest.display()
         ));
     }
-    let store = open(args, false)?;
+    let Opened::Sqlite(store) = open(args, false)? else {
+        return Err(
+            "backup copies a SQLite file; back PostgreSQL up with its own tools (pg_dump, pg_basebackup)"
+                .into(),
+        );
+    };
     let dir = match dest.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
@@ -370,14 +457,27 @@ fn humantime_stamp(ms: i64) -> String {
 }
 
 fn check(args: &DbArgs, out: &mut dyn Write) -> Result<(), String> {
-    let store = open(args, false)?;
+    let store = match open(args, false)? {
+        Opened::Sqlite(store) => store,
+        Opened::Postgres(store) => {
+            let (version, profiles, live) = store.check(now_ms()).map_err(|e| e.to_string())?;
+            return write(
+                out,
+                format_args!(
+                    "database: {}\nschema_version: {version} (this binary: {})\nprofiles: {profiles}\nlive_sessions: {live}\n",
+                    store.describe(),
+                    zkppd_core::store::postgres::SCHEMA_VERSION,
+                ),
+            );
+        }
+    };
     let report = store.check(now_ms()).map_err(|e| e.to_string())?;
     let ok = report.ok();
     write(
         out,
         format_args!(
             "database: {}\nintegrity: {}\nschema_version: {} (this binary: {SCHEMA_VERSION})\nprofiles: {}\nlive_sessions: {}\n",
-            args.resolve()?.display(),
+            store.describe(),
             if ok { "ok" } else { "FAILED" },
             report.schema_version,
             report.profiles,
@@ -466,7 +566,7 @@ fn profile_import(args: &DbArgs, file: Option<&Path>, out: &mut dyn Write) -> Re
         lines.push((n, p.profile_id, p.zkpp, p.salt));
     }
     let store = open(args, true)?;
-    let service = Service::new(Arc::new(store), Limits::default());
+    let service = Service::new(store.store(), Limits::default());
     let runtime = tokio::runtime::Builder::new_current_thread()
         .build()
         .map_err(|e| format!("cannot start a runtime: {e}"))?;

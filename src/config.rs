@@ -83,6 +83,28 @@ pub enum Command {
     /// End sessions.
     #[command(subcommand)]
     Session(SessionCommand),
+    /// Copy every profile, token, session and lockout streak (and the
+    /// install secret) from one database to another: SQLite to PostgreSQL
+    /// or back.
+    ///
+    /// The target must be new or empty; it is filled in one transaction.
+    /// Stop the servers on the source first: what they write during the
+    /// copy is not carried over. Prints the counts copied.
+    Migrate {
+        /// The database to copy from: a SQLite file or a postgres:// URL.
+        #[arg(long, value_name = "PATH|URL")]
+        from: PathBuf,
+        /// File whose first line is the password of --from.
+        #[arg(long, value_name = "PATH")]
+        from_password_file: Option<PathBuf>,
+        /// The database to copy into: a SQLite file (created) or a
+        /// postgres:// URL (an empty database).
+        #[arg(long, value_name = "PATH|URL")]
+        to: PathBuf,
+        /// File whose first line is the password of --to.
+        #[arg(long, value_name = "PATH")]
+        to_password_file: Option<PathBuf>,
+    },
     /// Probe a running server: GET /healthz, exit 0 on 200, 1 otherwise.
     ///
     /// For container HEALTHCHECKs and other probes where no curl or shell
@@ -238,8 +260,14 @@ pub struct DbArgs {
     /// /var/lib/zkppd/zkppd.db; ZKPPD_ENV_FILE set empty skips it), else
     /// zkppd.db in the current directory.
     /// Accepted before the subcommand too (`zkppd --db F bucket count`).
-    #[arg(long, env = "ZKPPD_DB", value_name = "PATH")]
+    /// Or the database's `postgres://` URL.
+    #[arg(long, env = "ZKPPD_DB", value_name = "PATH", hide_env_values = true)]
     pub db: Option<PathBuf>,
+
+    /// File whose first line is the PostgreSQL password (wins over one in
+    /// the URL).
+    #[arg(long, env = "ZKPPD_DB_PASSWORD_FILE", value_name = "PATH")]
+    pub db_password_file: Option<PathBuf>,
 }
 
 /// Where the admin subcommands look for the service's environment file
@@ -247,6 +275,11 @@ pub struct DbArgs {
 pub const DEFAULT_ENV_FILE: &str = "/etc/zkppd/zkppd.env";
 
 impl DbArgs {
+    /// Where the database is ([`DbArgs::resolve`]), validated.
+    pub fn location(&self) -> Result<DbLocation, String> {
+        db_location(&self.resolve()?, self.db_password_file.as_deref())
+    }
+
     /// The database file: the flag or ZKPPD_DB, else the environment
     /// file's ZKPPD_DB, else `zkppd.db`. The error names an environment
     /// file that exists but cannot be read (a non-root user on a packaged
@@ -317,6 +350,58 @@ pub fn db_after_subcommand(mut args: Vec<std::ffi::OsString>) -> Vec<std::ffi::O
     args
 }
 
+/// A PostgreSQL database: its URL and the password from a file. Its Debug
+/// shows neither (the URL may hold a password).
+#[derive(Clone)]
+pub struct PostgresUrl {
+    pub url: String,
+    pub password: Option<String>,
+}
+
+impl std::fmt::Debug for PostgresUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PostgresUrl(..)")
+    }
+}
+
+/// `--db` as a SQLite path or a `postgres://` URL, with the password file
+/// of the latter read.
+pub fn db_location(
+    db: &std::path::Path,
+    password_file: Option<&std::path::Path>,
+) -> Result<DbLocation, String> {
+    let text = db.to_str().unwrap_or_default();
+    if !zkppd_core::store::postgres::is_url(text) {
+        if password_file.is_some() {
+            return Err("--db-password-file is for a postgres:// --db".into());
+        }
+        return Ok(DbLocation::File(db.to_path_buf()));
+    }
+    let password = match password_file {
+        None => None,
+        Some(path) => {
+            let text = std::fs::read_to_string(path).map_err(|e| {
+                format!(
+                    "cannot read the database password file {}: {e}",
+                    path.display()
+                )
+            })?;
+            let line = text.lines().next().unwrap_or("").trim().to_owned();
+            if line.is_empty() {
+                return Err(format!(
+                    "the database password file {} is empty",
+                    path.display()
+                ));
+            }
+            Some(line)
+        }
+    };
+    Ok(DbLocation::Postgres(PostgresUrl {
+        url: text.to_owned(),
+        password,
+    }))
+}
+
 /// Flags of the server.
 #[derive(Args, Debug, Clone)]
 pub struct ServeArgs {
@@ -326,14 +411,30 @@ pub struct ServeArgs {
     #[arg(long, env = "ZKPPD_LISTEN", default_value = "127.0.0.1:3005", value_parser = parse_listen, value_name = "IP:PORT")]
     pub listen: SocketAddr,
 
-    /// The SQLite database file; created with its schema if missing.
+    /// The SQLite database file, created with its schema if missing; or a
+    /// `postgres://user@host/db?sslmode=require` URL, for several instances
+    /// over one PostgreSQL database (the schema is created in an empty one).
     #[arg(
         long,
         env = "ZKPPD_DB",
         default_value = "zkppd.db",
-        conflicts_with = "temp_db"
+        conflicts_with = "temp_db",
+        hide_env_values = true
     )]
     pub db: PathBuf,
+
+    /// File whose first line is the PostgreSQL password (wins over one in
+    /// the URL, which then needs none).
+    #[arg(long, env = "ZKPPD_DB_PASSWORD_FILE", value_name = "PATH")]
+    pub db_password_file: Option<PathBuf>,
+
+    /// On PostgreSQL (required there): file whose first line (at least 32
+    /// characters, e.g. `openssl rand -hex 32`) is a secret given to every
+    /// instance and kept out of the database. The SRP secret of a pending
+    /// sign-in is derived from it, so the handshakes in the database are
+    /// useless without it.
+    #[arg(long, env = "ZKPPD_HANDSHAKE_KEY_FILE", value_name = "PATH")]
+    pub handshake_key_file: Option<PathBuf>,
 
     /// Use a throw-away database in a temporary directory, deleted on exit
     /// (for tests and trying zkppd out).
@@ -703,6 +804,7 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
 pub enum DbLocation {
     File(PathBuf),
     Temp,
+    Postgres(PostgresUrl),
 }
 
 /// Requests served on one connection before the answer to the last says
@@ -717,6 +819,8 @@ pub const MAX_REQUESTS_PER_CONNECTION: u64 = 1000;
 pub struct Settings {
     pub listen: SocketAddr,
     pub db: DbLocation,
+    /// The secret the shared handshakes' b derive from (PostgreSQL).
+    pub handshake_key: Option<zkppd_core::HandshakeKey>,
     pub admin_token: Option<AdminToken>,
     /// Where the admin token was read from: SIGHUP reads it again.
     pub admin_token_file: Option<PathBuf>,
@@ -843,6 +947,7 @@ impl Settings {
         Settings {
             listen,
             db,
+            handshake_key: None,
             admin_token: None,
             admin_token_file: None,
             env_file: None,
@@ -876,6 +981,29 @@ impl ServeArgs {
             None => None,
             Some(path) => Some(read_admin_token(path)?),
         };
+        let db = if self.temp_db {
+            DbLocation::Temp
+        } else {
+            db_location(&self.db, self.db_password_file.as_deref())?
+        };
+        let handshake_key = match &self.handshake_key_file {
+            None => None,
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|e| {
+                    format!("cannot read the handshake key file {}: {e}", path.display())
+                })?;
+                Some(
+                    zkppd_core::HandshakeKey::from_file_text(&text)
+                        .map_err(|e| format!("{}: {e}", path.display()))?,
+                )
+            }
+        };
+        if matches!(db, DbLocation::Postgres(_)) && handshake_key.is_none() {
+            return Err(
+                "a postgres:// --db needs --handshake-key-file (the same file on every instance)"
+                    .into(),
+            );
+        }
         let session_cookie = match &self.session_cookie {
             None => None,
             Some(name) => {
@@ -890,11 +1018,8 @@ impl ServeArgs {
         };
         Ok(Settings {
             listen: self.listen,
-            db: if self.temp_db {
-                DbLocation::Temp
-            } else {
-                DbLocation::File(self.db)
-            },
+            db,
+            handshake_key,
             admin_token,
             admin_token_file: self.admin_token_file,
             env_file: self.env_file.filter(|p| !p.as_os_str().is_empty()),

@@ -27,7 +27,7 @@ use std::sync::{Arc, RwLock};
 pub use metrics::serve as serve_metrics;
 pub use server::serve;
 use zkppd_core::store::sqlite::ServeLock;
-use zkppd_core::store::{SqliteStore, Store};
+use zkppd_core::store::{PostgresStore, SqliteStore, Store};
 
 use config::{AdminToken, DbLocation, Settings};
 
@@ -58,7 +58,20 @@ impl AppState {
                 (SqliteStore::open(Some(path))?, Some(Arc::new(lock)))
             }
             DbLocation::Temp => (SqliteStore::open(None)?, None),
+            // Any number of instances share a PostgreSQL database: no
+            // serving lock, the shared state lives in the database.
+            DbLocation::Postgres(pg) => {
+                let store = PostgresStore::open(&pg.url, pg.password.as_deref())?;
+                let mut state = AppState::with_store(settings, Arc::new(store));
+                state._serve_lock = None;
+                return Ok(state);
+            }
         };
+        if settings.handshake_key.is_some() {
+            tracing::warn!(
+                "--handshake-key-file is only used with a postgres:// --db: on SQLite pending handshakes stay in memory"
+            );
+        }
         let mut state = AppState::with_store(settings, Arc::new(store));
         state._serve_lock = lock;
         Ok(state)
@@ -67,7 +80,10 @@ impl AppState {
     /// The shared state over a store opened by the caller.
     pub fn with_store(mut settings: Settings, store: Arc<dyn Store>) -> AppState {
         let admin_token = settings.admin_token.take().map(Arc::new);
-        let core = zkppd_core::Service::new(store, settings.limits());
+        let mut core = zkppd_core::Service::new(store, settings.limits());
+        if let Some(key) = &settings.handshake_key {
+            core = core.with_handshake_key(key);
+        }
         AppState {
             core: Arc::new(core),
             metrics: Arc::new(metrics::Metrics::new()),

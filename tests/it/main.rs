@@ -26,9 +26,11 @@ mod interop;
 mod logs;
 mod ops;
 mod ops_tools;
+mod postgres;
 mod proxy;
 mod signin;
 mod signup;
+mod store_conformance;
 mod unlinkable;
 
 /// The `zkppd` binary cargo built for these tests.

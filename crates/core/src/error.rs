@@ -99,3 +99,9 @@ impl From<rusqlite::Error> for Error {
         }
     }
 }
+
+impl From<r2d2::Error> for Error {
+    fn from(e: r2d2::Error) -> Error {
+        Error::Unavailable(format!("database pool: {e}"))
+    }
+}

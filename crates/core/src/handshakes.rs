@@ -1,12 +1,80 @@
 //! Pending sign-in handshakes: one per profile id, single-use, expiring
 //! after the handshake TTL, bounded in number (the oldest goes first), kept
-//! only in memory. Knows nothing of HTTP or the database.
+//! only in memory on SQLite. Knows nothing of HTTP or the database.
+//!
+//! On a store shared by several instances (PostgreSQL) the handshake is a
+//! row, and step 2 may run on another instance than step 1; the secret b
+//! is then never stored: the row holds a random nonce and b is derived
+//! from it under [`SharedB`], a key made of a secret every instance is
+//! given out of band (`--handshake-key-file`) and the install secret. A
+//! copy of the database alone cannot recompute b.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use zeroize::Zeroizing;
 use zkppd_srp as srp;
+
+use crate::store::InstallSecret;
+use crate::{Error, Result};
+
+/// The secret shared by every instance on one database, from which the
+/// handshake secrets b are derived; not in the database. Wiped on drop.
+pub struct HandshakeKey(Zeroizing<Vec<u8>>);
+
+impl HandshakeKey {
+    /// Shortest key accepted, in bytes.
+    pub const MIN_LEN: usize = 32;
+
+    /// A key from a file's first line (surrounding whitespace stripped):
+    /// at least [`HandshakeKey::MIN_LEN`] bytes, e.g. `openssl rand -hex 32`.
+    pub fn from_file_text(text: &str) -> std::result::Result<HandshakeKey, String> {
+        let line = text.lines().next().unwrap_or("").trim();
+        if line.len() < Self::MIN_LEN {
+            return Err(format!(
+                "the handshake key must be at least {} characters (e.g. `openssl rand -hex 32`)",
+                Self::MIN_LEN
+            ));
+        }
+        Ok(HandshakeKey(Zeroizing::new(line.as_bytes().to_vec())))
+    }
+}
+
+impl std::fmt::Debug for HandshakeKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("HandshakeKey(..)")
+    }
+}
+
+/// The key b is derived under on a shared store.
+pub(crate) struct SharedB(Zeroizing<[u8; 32]>);
+
+impl SharedB {
+    pub(crate) fn new(key: &HandshakeKey, install: &InstallSecret) -> SharedB {
+        let mut h = blake3::Hasher::new_derive_key("zkppd 2026-11 shared handshake b");
+        h.update(&(key.0.len() as u64).to_le_bytes());
+        h.update(&key.0);
+        h.update(&install.0);
+        SharedB(Zeroizing::new(*h.finalize().as_bytes()))
+    }
+
+    /// b for the row `row_key` with `nonce`.
+    pub(crate) fn b(&self, row_key: &[u8; 32], nonce: &[u8; 32]) -> srp::ServerSecret {
+        let mut h = blake3::Hasher::new_keyed(&self.0);
+        h.update(row_key);
+        h.update(nonce);
+        srp::ServerSecret::from_bytes(*h.finalize().as_bytes())
+    }
+
+    /// A fresh nonce and its b.
+    pub(crate) fn fresh(&self, row_key: &[u8; 32]) -> Result<([u8; 32], srp::ServerSecret)> {
+        let mut nonce = [0u8; 32];
+        getrandom::fill(&mut nonce).map_err(Error::rng)?;
+        let b = self.b(row_key, &nonce);
+        Ok((nonce, b))
+    }
+}
 
 /// What step 2 needs from step 1. `known` is false for an unknown profile,
 /// whose verifier and salt are fakes: step 2 does the same work and fails.

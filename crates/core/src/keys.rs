@@ -16,6 +16,7 @@ pub(crate) struct Keys {
     profile_ref: [u8; 32],
     lockout: [u8; 32],
     reset_token: [u8; 32],
+    handshake: [u8; 32],
 }
 
 impl Keys {
@@ -27,6 +28,7 @@ impl Keys {
             profile_ref: blake3::derive_key("zkppd 2026-11 profile log reference", &secret.0),
             lockout: blake3::derive_key("zkppd 2026-11 lockout key", &secret.0),
             reset_token: blake3::derive_key("zkppd 2026-11 reset token hash", &secret.0),
+            handshake: blake3::derive_key("zkppd 2026-11 shared handshake row", &secret.0),
         }
     }
 
@@ -45,6 +47,12 @@ impl Keys {
     /// unknown ones) are not stored in clear.
     pub(crate) fn lockout_key(&self, id: &str) -> [u8; 32] {
         *blake3::keyed_hash(&self.lockout, id.as_bytes()).as_bytes()
+    }
+
+    /// Where a shared store keeps a profile's pending handshake (ids are
+    /// not stored in clear there either).
+    pub(crate) fn handshake_key(&self, id: &str) -> [u8; 32] {
+        *blake3::keyed_hash(&self.handshake, id.as_bytes()).as_bytes()
     }
 
     /// What the store keeps of an operator's reset token.

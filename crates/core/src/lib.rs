@@ -19,6 +19,7 @@ mod session;
 pub mod store;
 
 pub use error::{Error, Result};
+pub use handshakes::HandshakeKey;
 pub use invites::FREE_REFUSALS;
 pub use keys::session_token_hash;
 pub use lockout::{FREE_FAILURES, MAX_DELAY};

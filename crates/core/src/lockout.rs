@@ -3,6 +3,9 @@
 //! doubles with each further failure, from 1 s to 15 min. Unknown ids are
 //! counted alike so that a lockout reveals nothing.
 //!
+//! On a store shared by several processes (PostgreSQL) this memory is not
+//! used: the store checks and counts in one statement (`Store::count_guess`).
+//!
 //! The store holds the truth ([`Counter`] rows, written on every failed
 //! proof), so a restart forgets nothing; this module is the bounded memory
 //! in front of it. A guess is counted when step 2 takes its handshake, in
@@ -34,7 +37,8 @@ pub struct Counter {
 }
 
 impl Counter {
-    fn locked_for(&self, now_ms: i64) -> Option<u64> {
+    /// Seconds left of the lock, if locked at `now_ms`.
+    pub(crate) fn locked_for(&self, now_ms: i64) -> Option<u64> {
         let left = self.locked_until_ms - now_ms;
         (left > 0).then(|| u64::try_from((left + 999) / 1000).unwrap_or(1).max(1))
     }
@@ -193,6 +197,11 @@ impl Lockout {
                 || e.counter.locked_until_ms > now_ms
                 || e.counter.last_failure_ms >= idle_before_ms
         });
+    }
+
+    /// A lock started elsewhere (a shared store counted the guess).
+    pub(crate) fn note_lock_started(&self) {
+        self.locks_started.fetch_add(1, Ordering::Relaxed);
     }
 
     pub(crate) fn locks_started(&self) -> u64 {

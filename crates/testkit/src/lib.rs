@@ -3,7 +3,8 @@
 //! spawner for the real `zkppd` binary ([`Spawn`], [`Process`]), one raw
 //! HTTP/1.1 client whose replies are parsed with `httparse` ([`Reply`],
 //! [`Http`]), the SRP client steps the tests repeat ([`Account`],
-//! [`sign_in`]), a few reads of the database file ([`db`]) and the gate
+//! [`sign_in`]), a few reads of the database file ([`db`]), a real
+//! PostgreSQL started by the tests ([`postgres::Postgres`]) and the gate
 //! that keeps heavy tests away from timing-sensitive ones ([`serial`]).
 //!
 //! It is a dev-only crate: nothing here may be used by the server itself,
@@ -14,6 +15,7 @@
 
 pub mod db;
 pub mod http;
+pub mod postgres;
 pub mod process;
 pub mod serial;
 pub mod server;

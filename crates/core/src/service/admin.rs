@@ -61,6 +61,7 @@ impl Service {
         let expired_before =
             now - i64::try_from(super::sessions::EXPIRED_KEPT.as_millis()).unwrap_or(0);
         self.store(move |s| {
+            s.purge_handshakes(now)?;
             s.purge_lockouts(now, idle_before)?;
             s.purge_expired_sessions(expired_before)
         })
@@ -85,7 +86,7 @@ impl Service {
         let deleted = self.store(move |s| s.delete_profile(&owned, &key)).await?;
         // After the commit: a step 2 racing this finds no handshake, or
         // finds its session refused (the profile is gone).
-        self.handshakes.remove(id);
+        self.drop_handshake(id).await?;
         self.lockout.forget(&key);
         deleted.ok_or_else(|| Error::NoSuchProfile(id.to_owned()))
     }

@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::Result;
-use crate::handshakes::{Handshake, Handshakes};
+use crate::handshakes::{Handshake, HandshakeKey, Handshakes, SharedB};
 use crate::invites::Invites;
 use crate::keys::Keys;
 use crate::lockout::Lockout;
@@ -68,6 +68,13 @@ pub struct Service {
     decoy: Arc<Handshake>,
     crypto: CryptoPool,
     limits: Limits,
+    /// The store is shared by other instances: handshakes and the lockout
+    /// live there (see `Store::shares_state`), not in `handshakes` and
+    /// `lockout`.
+    shared: bool,
+    /// How b is derived on a shared store; `None` until
+    /// [`Service::with_handshake_key`] (sign-ins then fail).
+    shared_b: Option<Arc<SharedB>>,
 }
 
 impl Service {
@@ -82,9 +89,23 @@ impl Service {
             invites: Invites::new(),
             decoy: Arc::new(signin::decoy(store.install_secret())),
             crypto: CryptoPool::new(CryptoPool::default_threads()),
+            shared: store.shares_state(),
+            shared_b: None,
             store,
             limits,
         }
+    }
+
+    /// The key pending handshakes are sealed under on a shared store (a
+    /// secret every instance is given, not in the database).
+    pub fn with_handshake_key(mut self, key: &HandshakeKey) -> Service {
+        self.shared_b = Some(Arc::new(SharedB::new(key, self.store.install_secret())));
+        self
+    }
+
+    /// Whether handshakes and the lockout live in the store (PostgreSQL).
+    pub fn shares_state(&self) -> bool {
+        self.shared
     }
 
     pub fn limits(&self) -> &Limits {

@@ -202,7 +202,7 @@ impl Service {
         let changed = self
             .store(move |s| s.set_password(&id, &record, &keep, &key))
             .await?;
-        self.handshakes.remove(profile_id);
+        self.drop_handshake(profile_id).await?;
         self.lockout.forget(&key);
         if changed {
             Ok(())
@@ -269,20 +269,22 @@ impl Service {
         rules::check_profile_id(profile_id)?;
         let record = Self::new_record(verifier, salt)?;
         let key = self.keys.lockout_key(profile_id);
-        self.begin_guess(key).await?;
+        let prior = self.begin_guess(key).await?;
         let hash = self.keys.reset_token_hash(reset_token);
         let id = profile_id.to_owned();
         let outcome = self
             .store(move |s| s.reset_password(&id, &hash, now_ms(), &record, &key))
             .await;
         let done = matches!(outcome, Ok(true));
-        let counter = self.lockout.finish(&key, done);
-        if !done {
-            self.store(move |s| s.save_lockout(&key, &counter)).await?;
-        }
+        let (lockout, shared) = (self.lockout.clone(), self.shared);
+        // A success cleared the streak in the store's transaction already:
+        // told as "no failures before", it is not written again.
+        let prior = if done { 0 } else { prior };
+        self.store(move |s| Self::end_guess(shared, &lockout, s, &key, done, prior))
+            .await?;
         match outcome? {
             true => {
-                self.handshakes.remove(profile_id);
+                self.drop_handshake(profile_id).await?;
                 Ok(())
             }
             false => Err(Error::InvalidSession),

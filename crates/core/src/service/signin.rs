@@ -10,10 +10,9 @@ use zkppd_srp::{self as srp, hex};
 use super::Service;
 use crate::handshakes::Handshake;
 use crate::keys::{Keys, session_token_hash};
-use crate::lockout::{Attempt, Counter, State};
+use crate::lockout::{Attempt, Counter, Lockout, State};
 use crate::session::{self, now_ms};
-use crate::store::InstallSecret;
-use crate::store::Session;
+use crate::store::{Guess, InstallSecret, PendingHandshake, Session, Store};
 use crate::{Error, Result, rules};
 
 /// Step 1's answer: B (512 lowercase hex) and the profile's salt as stored.
@@ -60,10 +59,22 @@ pub(super) fn decoy(secret: &InstallSecret) -> Handshake {
     }
 }
 
+/// A sign-in on a shared store before `Service::with_handshake_key`.
+fn no_handshake_key() -> Error {
+    Error::Internal("no handshake key: a shared store needs --handshake-key-file".into())
+}
+
 impl Service {
     /// `Err(LockedOut)` while `id`'s lock holds; loads its streak from the
-    /// store when memory does not have it.
+    /// store when memory does not have it. On a shared store, asks it.
     async fn check_lock(&self, key: [u8; 32]) -> Result<()> {
+        if self.shared {
+            let stored = self.store(move |s| s.lockout(&key)).await?;
+            return match stored.and_then(|c| c.locked_for(now_ms())) {
+                Some(secs) => Err(Error::LockedOut(secs)),
+                None => Ok(()),
+            };
+        }
         for _ in 0..3 {
             match self.lockout.check(&key, now_ms()) {
                 State::Open => return Ok(()),
@@ -75,8 +86,20 @@ impl Service {
         Err(Error::LockedOut(1))
     }
 
-    /// Counts one guess (see `Lockout::attempt`); the failures stored before.
+    /// Counts one guess (see `Lockout::attempt`, or `Store::count_guess`
+    /// on a shared store); the failures stored before.
     pub(super) async fn begin_guess(&self, key: [u8; 32]) -> Result<u32> {
+        if self.shared {
+            return match self.store(move |s| s.count_guess(&key, now_ms())).await? {
+                Guess::Counted { prior, failures } => {
+                    if failures >= crate::FREE_FAILURES {
+                        self.lockout.note_lock_started();
+                    }
+                    Ok(prior)
+                }
+                Guess::Locked(secs) => Err(Error::LockedOut(secs)),
+            };
+        }
         for _ in 0..3 {
             match self.lockout.attempt(&key, now_ms()) {
                 Attempt::Counted { prior } => return Ok(prior),
@@ -87,11 +110,78 @@ impl Service {
         Err(Error::LockedOut(1))
     }
 
+    /// Ends a guess begun by [`Service::begin_guess`], on the thread of the
+    /// caller: in memory (then the store keeps the count), or on a shared
+    /// store, where the count is already stored and only a success clears it.
+    pub(super) fn end_guess(
+        shared: bool,
+        lockout: &Lockout,
+        store: &dyn Store,
+        key: &[u8; 32],
+        correct: bool,
+        prior: u32,
+    ) -> Result<()> {
+        if shared {
+            return if correct {
+                store.save_lockout(key, &Counter::default())
+            } else {
+                Ok(())
+            };
+        }
+        let counter = lockout.finish(key, correct);
+        if correct && prior == 0 {
+            return Ok(());
+        }
+        store.save_lockout(key, &counter)
+    }
+
     async fn load_lockout(&self, key: [u8; 32]) -> Result<()> {
         let stored = self.store(move |s| s.lockout(&key)).await?;
         self.lockout
             .load(&key, stored.unwrap_or_default())
             .map_err(Error::LockedOut)
+    }
+
+    /// Forgets the pending handshake of `id`, wherever it is kept.
+    pub(super) async fn drop_handshake(&self, id: &str) -> Result<()> {
+        if self.shared {
+            let key = self.keys.handshake_key(id);
+            self.store(move |s| s.take_handshake(&key, i64::MIN).map(drop))
+                .await
+        } else {
+            self.handshakes.remove(id);
+            Ok(())
+        }
+    }
+
+    /// The shared store's pending handshake of `id`, taken (consumed) and
+    /// made whole again: b from its nonce, the fake verifier of an unknown
+    /// id derived again.
+    async fn take_shared(&self, id: &str) -> Result<Option<Handshake>> {
+        let key = self.keys.handshake_key(id);
+        let Some(p) = self
+            .store(move |s| s.take_handshake(&key, now_ms()))
+            .await?
+        else {
+            return Ok(None);
+        };
+        let shared_b = self.shared_b.as_ref().ok_or_else(no_handshake_key)?;
+        let bad = || Error::Internal("a stored handshake is invalid".into());
+        let a = srp::ClientPublic::from_hex(&hex::encode(&p.a)).map_err(|_| bad())?;
+        let big_b: [u8; srp::N_BYTES] = p.big_b.as_slice().try_into().map_err(|_| bad())?;
+        let verifier = match &p.verifier {
+            Some(v) => srp::Verifier::from_hex(v).ok_or_else(bad)?,
+            None => self.keys.fake_verifier(id),
+        };
+        Ok(Some(Handshake {
+            b: shared_b.b(&key, &p.nonce),
+            big_b,
+            a,
+            verifier,
+            salt: hex::decode(&p.salt).ok_or_else(bad)?,
+            known: p.verifier.is_some(),
+            stored: p.verifier.clone().unwrap_or_default(),
+        }))
     }
 
     /// Step 1: A in, B and the salt out; the handshake stays pending.
@@ -101,6 +191,7 @@ impl Service {
             srp::PublicKeyError::Malformed => Error::Malformed("key"),
             srp::PublicKeyError::ZeroModN => Error::InvalidCredentials,
         })?;
+        let a_bytes = hex::decode(a_hex).unwrap_or_default();
         let lock_key = self.keys.lockout_key(&profile_id);
         self.check_lock(lock_key).await?;
 
@@ -112,6 +203,16 @@ impl Service {
             self.keys.fake_salt(&profile_id),
         );
         let id = profile_id.clone();
+        // On a shared store b comes from a nonce (kept in the row) under a
+        // key that is not in the database.
+        let row_key = self.keys.handshake_key(&profile_id);
+        let (nonce, b) = if self.shared {
+            let shared_b = self.shared_b.as_ref().ok_or_else(no_handshake_key)?;
+            let (nonce, b) = shared_b.fresh(&row_key)?;
+            (Some(nonce), b)
+        } else {
+            (None, srp::ServerSecret::random().map_err(Error::rng)?)
+        };
         let (handshake, salt) = self
             .crypto
             .run(move || {
@@ -132,7 +233,6 @@ impl Service {
                 };
                 let salt_bytes = hex::decode(&salt)
                     .ok_or_else(|| Error::Internal("stored salt is invalid".into()))?;
-                let b = srp::ServerSecret::random().map_err(Error::rng)?;
                 let big_b = srp::server_public(&verifier, &b);
                 let handshake = Handshake {
                     b,
@@ -150,7 +250,23 @@ impl Service {
         // holds for this step too: no handshake is left pending for it.
         self.check_lock(lock_key).await?;
         let key = hex::encode(&handshake.big_b);
-        self.handshakes.insert(&profile_id, handshake);
+        match nonce {
+            None => self.handshakes.insert(&profile_id, handshake),
+            Some(nonce) => {
+                let ttl_ms =
+                    i64::try_from(self.limits.handshake_ttl.as_millis()).unwrap_or(i64::MAX);
+                let pending = PendingHandshake {
+                    nonce,
+                    a: a_bytes,
+                    big_b: handshake.big_b.to_vec(),
+                    salt: salt.clone(),
+                    verifier: handshake.known.then(|| handshake.stored.clone()),
+                    expires_ms: now_ms().saturating_add(ttl_ms),
+                };
+                self.store(move |s| s.put_handshake(&row_key, &pending))
+                    .await?;
+            }
+        }
         tracing::debug!(profile_id = %profile_id, "sign-in step 1");
         Ok(Challenge { key, salt })
     }
@@ -160,7 +276,11 @@ impl Service {
     pub async fn sign_in_finish(&self, profile_id: String, m1_hex: &str) -> Result<SignedIn> {
         rules::check_profile_id(&profile_id)?;
         let lock_key = self.keys.lockout_key(&profile_id);
-        let handshake = self.handshakes.take(&profile_id);
+        let handshake = if self.shared {
+            self.take_shared(&profile_id).await?
+        } else {
+            self.handshakes.take(&profile_id)
+        };
         // A malformed proof still goes through the whole check, against zeros.
         let m1 = hex::decode_array::<32>(m1_hex);
         let well_formed = m1.is_some();
@@ -196,7 +316,7 @@ impl Service {
         let token_hash = session_token_hash(&token);
         let max = self.limits.max_sessions;
         let ttl_ms = i64::try_from(self.limits.session_ttl.as_millis()).unwrap_or(i64::MAX);
-        let (store, lockout) = (self.store.clone(), self.lockout.clone());
+        let (store, lockout, shared) = (self.store.clone(), self.lockout.clone(), self.shared);
         let id = profile_id.clone();
         let outcome = self
             .crypto
@@ -206,17 +326,16 @@ impl Service {
                     (m2.filter(|_| hs.known && well_formed), id, hs)
                 },
                 move |(m2, profile_id, hs)| {
-                    let counter = lockout.finish(&lock_key, m2.is_some());
+                    let ended =
+                        Self::end_guess(shared, &lockout, &*store, &lock_key, m2.is_some(), prior);
                     let Some(m2) = m2 else {
                         // Kept before answering: a restart forgets no guess.
-                        if let Err(e) = store.save_lockout(&lock_key, &counter) {
+                        if let Err(e) = ended {
                             tracing::warn!(error = %e, "cannot store a failed proof's count");
                         }
                         return Ok(None);
                     };
-                    if prior > 0 {
-                        store.save_lockout(&lock_key, &counter)?;
-                    }
+                    ended?;
                     let now = now_ms();
                     let expires_ms = now.saturating_add(ttl_ms);
                     let session = Session {

@@ -1,5 +1,8 @@
-//! The storage interface the services run on, and its implementations
-//! (today the embedded SQLite one). Only the store modules write SQL.
+//! The storage interface the services run on, and its implementations:
+//! the embedded SQLite one (the default: one process, pending handshakes
+//! and the lockout's front in memory) and the PostgreSQL one (any number
+//! of processes: handshakes and lockout counters live in the database, see
+//! [`Store::shares_state`]). Only the store modules write SQL.
 //!
 //! Methods block: the services call them off the async workers (see
 //! `pool::run_blocking`), and sign-in step 2 stores its session on the
@@ -7,16 +10,26 @@
 //! sign-in. A store for another database implements the same calls with
 //! the same guarantees (atomic sign-up, uniform draw, no cache).
 
+pub mod postgres;
 pub mod sqlite;
 
-use crate::Result;
 pub use crate::lockout::Counter;
+use crate::{Error, Result};
 
+pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 
 /// The per-install random secret every key is derived from; wiped on drop.
 #[derive(zeroize::Zeroize, zeroize::ZeroizeOnDrop)]
 pub struct InstallSecret(pub(crate) [u8; 32]);
+
+impl InstallSecret {
+    /// A one-way fingerprint, to tell whether two stores share the secret
+    /// (a migration, several instances) without showing it.
+    pub fn fingerprint(&self) -> [u8; 32] {
+        blake3::derive_key("zkppd 2026-11 install secret fingerprint", &self.0)
+    }
+}
 
 /// A profile's SRP record, as the client sent it at sign-up.
 #[derive(Clone, zeroize::Zeroize, zeroize::ZeroizeOnDrop)]
@@ -64,6 +77,52 @@ pub struct ProfileEntry {
 pub struct ImportCount {
     pub imported: u64,
     pub unchanged: u64,
+}
+
+/// A pending sign-in handshake as a shared store keeps it. The secret b is
+/// not in it: b is derived from `nonce` under a key that is not in the
+/// database (see `Service::with_handshake_key`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingHandshake {
+    pub nonce: [u8; 32],
+    /// A exactly as the client sent it.
+    pub a: Vec<u8>,
+    /// B, 256 bytes.
+    pub big_b: Vec<u8>,
+    /// The salt answered (the profile's, or the fake one).
+    pub salt: String,
+    /// The verifier as stored when step 1 read it; `None` for an unknown
+    /// profile (step 2 derives the fake one again).
+    pub verifier: Option<String>,
+    pub expires_ms: i64,
+}
+
+/// The outcome of [`Store::count_guess`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Guess {
+    /// Counted: `prior` failures were stored before it, `failures` after.
+    Counted { prior: u32, failures: u32 },
+    /// Locked for this many more seconds; nothing counted.
+    Locked(u64),
+}
+
+/// Everything a database holds, for `zkppd migrate` (one store to another).
+#[derive(Default)]
+pub struct Dump {
+    pub install_secret: Option<InstallSecret>,
+    /// Profile-token hashes and whether each was consumed.
+    pub profile_tokens: Vec<([u8; 32], bool)>,
+    /// Signup tokens in slot order.
+    pub signup_tokens: Vec<String>,
+    pub profiles: Vec<(String, Record)>,
+    pub sessions: Vec<([u8; 32], Session)>,
+    pub lockouts: Vec<([u8; 32], Counter)>,
+    /// `(profile_id, token_hash, expires_ms)`.
+    pub reset_tokens: Vec<(String, [u8; 32], i64)>,
+}
+
+fn no_shared_state() -> Error {
+    Error::Internal("this store keeps pending handshakes in memory".into())
 }
 
 /// Everything the services need from a database.
@@ -170,6 +229,39 @@ pub trait Store: Send + Sync + 'static {
     fn commits(&self) -> u64 {
         0
     }
+
+    /// Whether other processes serve the same data at once: then pending
+    /// handshakes and the lockout live in the store ([`Store::put_handshake`],
+    /// [`Store::count_guess`]) rather than in this process's memory.
+    fn shares_state(&self) -> bool {
+        false
+    }
+    /// Keeps the pending handshake of a profile (by keyed hash), replacing
+    /// any other.
+    fn put_handshake(&self, _key: &[u8; 32], _pending: &PendingHandshake) -> Result<()> {
+        Err(no_shared_state())
+    }
+    /// Removes and returns the pending handshake of a profile if it has not
+    /// expired: one proof per handshake, whichever instance gets it.
+    fn take_handshake(&self, _key: &[u8; 32], _now_ms: i64) -> Result<Option<PendingHandshake>> {
+        Err(no_shared_state())
+    }
+    /// Forgets expired handshakes.
+    fn purge_handshakes(&self, _now_ms: i64) -> Result<usize> {
+        Ok(0)
+    }
+    /// The lock check and the count of one guess, in one atomic step
+    /// across every process on the database.
+    fn count_guess(&self, _key: &[u8; 32], _now_ms: i64) -> Result<Guess> {
+        Err(no_shared_state())
+    }
+
+    /// Everything stored, for a migration.
+    fn export(&self) -> Result<Dump>;
+    /// Loads a dump into an empty store in one transaction (the install
+    /// secret included); refuses a store holding any profile, token,
+    /// session or streak.
+    fn import_dump(&self, dump: &Dump) -> Result<()>;
 
     /// The cheapest call that proves the store answers.
     fn ping(&self) -> Result<()>;

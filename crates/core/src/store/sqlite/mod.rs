@@ -6,6 +6,7 @@
 
 mod buckets;
 mod conns;
+mod dump;
 mod group;
 mod inline;
 mod lock;
@@ -23,7 +24,7 @@ use std::time::{Duration, Instant};
 use rusqlite::{Connection, OptionalExtension};
 
 use super::{
-    BucketSizes, FillCount, ImportCount, InstallSecret, ProfileEntry, Record, Session, Store,
+    BucketSizes, Dump, FillCount, ImportCount, InstallSecret, ProfileEntry, Record, Session, Store,
 };
 use crate::lockout::Counter;
 use crate::{Error, Result};
@@ -577,6 +578,19 @@ impl Store for SqliteStore {
 
     fn purge_lockouts(&self, now_ms: i64, idle_before_ms: i64) -> Result<usize> {
         self.write(move |tx| lockouts::purge(tx, now_ms, idle_before_ms))
+    }
+
+    fn export(&self) -> Result<Dump> {
+        self.read(dump::export)
+    }
+
+    fn import_dump(&self, dump: &Dump) -> Result<()> {
+        // A one-off admin load in a transaction of its own, in the writer
+        // turn (outside group commit: the dump is borrowed).
+        self.exclusive(|conn| dump::import(conn, dump))?;
+        // The imported signup tokens' slots are dense from 0; nothing was
+        // handed out, so the WAL holds no link to empty.
+        Ok(())
     }
 
     /// The file answers a read, is still the file opened, and takes a
