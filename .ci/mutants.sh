@@ -27,7 +27,7 @@ out=${MUTANTS_OUT:-mutants.out}
 export TMPDIR=${MUTANTS_TMPDIR:-${TMPDIR:-/tmp}}
 mkdir -p "$TMPDIR"
 unset CARGO_TARGET_DIR
-args=(--jobs "${MUTANTS_JOBS:-1}" --output "$out" --timeout-multiplier 3 --no-shuffle)
+args=(--workspace --jobs "${MUTANTS_JOBS:-1}" --output "$out" --timeout-multiplier 3 --no-shuffle)
 
 # The configured files, from examine_globs.
 configured() {
@@ -59,9 +59,10 @@ case "${1:-}" in
     exit "$rc"
     ;;
 --file)
+    # --file would add to the configured globs; a name filter narrows them.
     file=$2
     shift 2
-    exec cargo mutants "${args[@]}" --file "$file" "$@"
+    exec cargo mutants "${args[@]}" --re "^${file//./\\.}:" "$@"
     ;;
 *)
     exec cargo mutants "${args[@]}" "$@"
