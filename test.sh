@@ -47,6 +47,11 @@ cargo clippy --workspace --all-targets --all-features --locked -- -D warnings
 .ci/check-deps.sh
 cargo test --workspace --all-features --locked
 
+# Mutation testing of what the last commit changed in the security-critical
+# files (.cargo/mutants.toml): a mutant no test catches fails the run.
+# Installs cargo-mutants when missing; skips when no such file changed.
+.ci/mutants.sh --last-commit
+
 # The .deb: file list, systemd-analyze verify and security, maintainer scripts.
 packaging/check.sh
 

@@ -143,7 +143,11 @@ impl Handshakes {
 
     /// Stores the handshake of `id`, replacing any pending one.
     pub(crate) fn insert(&self, id: &str, handshake: Handshake) {
-        let now = Instant::now();
+        self.insert_at(id, handshake, Instant::now());
+    }
+
+    /// [`Handshakes::insert`] at `now` (tests step the clock).
+    fn insert_at(&self, id: &str, handshake: Handshake, now: Instant) {
         let mut inner = self.lock();
         if let Some(old) = inner.by_id.remove(id) {
             inner.order.remove(&old.seq);
@@ -171,7 +175,12 @@ impl Handshakes {
     /// Removes and returns the pending handshake of `id` if it has not
     /// expired: each handshake allows exactly one proof.
     pub(crate) fn take(&self, id: &str) -> Option<Handshake> {
-        let now = Instant::now();
+        self.take_at(id, Instant::now())
+    }
+
+    /// [`Handshakes::take`] at `now`: a handshake is good strictly before
+    /// its expiry instant.
+    fn take_at(&self, id: &str, now: Instant) -> Option<Handshake> {
         let mut inner = self.lock();
         let entry = inner.by_id.remove(id)?;
         inner.order.remove(&entry.seq);
@@ -185,7 +194,11 @@ impl Handshakes {
 
     /// Drops expired handshakes (also done on every insert).
     pub(crate) fn sweep(&self) {
-        Self::sweep_locked(&mut self.lock(), Instant::now());
+        self.sweep_at(Instant::now());
+    }
+
+    fn sweep_at(&self, now: Instant) {
+        Self::sweep_locked(&mut self.lock(), now);
     }
 
     fn sweep_locked(inner: &mut Inner, now: Instant) {
@@ -206,5 +219,156 @@ impl Handshakes {
 
     pub(crate) fn capacity(&self) -> usize {
         self.max
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use zkppd_srp::client;
+
+    const TTL: Duration = Duration::from_secs(60);
+
+    /// A real handshake of `id` with password "pw" (or of a verifier the
+    /// client cannot know when `known` is false), and the client's side.
+    fn handshake(id: &str, known: bool) -> (Handshake, client::Ephemeral, String) {
+        let salt = client::generate_salt();
+        let x = client::derive_private_key(&salt, id, "pw");
+        let verifier_hex = if known {
+            client::derive_verifier(&x)
+        } else {
+            client::derive_verifier(&client::derive_private_key(&salt, id, "other"))
+        };
+        let verifier = srp::Verifier::from_hex(&verifier_hex).unwrap();
+        let b = srp::ServerSecret::random().unwrap();
+        let big_b = srp::server_public(&verifier, &b);
+        let eph = client::generate_ephemeral();
+        let a = srp::ClientPublic::from_hex(&eph.public).unwrap();
+        let hs = Handshake {
+            b,
+            big_b,
+            a,
+            verifier,
+            salt: srp::hex::decode(&salt).unwrap(),
+            known,
+            stored: verifier_hex,
+        };
+        (hs, eph, salt)
+    }
+
+    fn m1_of(
+        hs: &Handshake,
+        id: &str,
+        eph: &client::Ephemeral,
+        salt: &str,
+    ) -> client::ClientSession {
+        let x = client::derive_private_key(salt, id, "pw");
+        client::derive_session(eph, &srp::hex::encode(&hs.big_b), salt, id, &x).unwrap()
+    }
+
+    #[test]
+    fn check_answers_m2_only_for_the_right_proof() {
+        let (hs, eph, salt) = handshake("alice", true);
+        let session = m1_of(&hs, "alice", &eph, &salt);
+        let m1 = srp::hex::decode_array::<32>(&session.proof).unwrap();
+        let m2 = hs.check("alice", &m1).expect("the right proof verifies");
+        assert!(session.verify_server(&srp::hex::encode(&m2)));
+        let mut wrong = m1;
+        wrong[0] ^= 1;
+        assert_eq!(hs.check("alice", &wrong), None);
+        assert_eq!(hs.check("bob", &m1), None);
+        // A password that does not match the verifier gives a wrong proof.
+        let (other, eph, salt) = handshake("alice", false);
+        let session = m1_of(&other, "alice", &eph, &salt);
+        let m1 = srp::hex::decode_array::<32>(&session.proof).unwrap();
+        assert_eq!(other.check("alice", &m1), None);
+    }
+
+    /// The handshake TTL boundary: good up to the instant before expiry,
+    /// gone at it; and single-use.
+    #[test]
+    fn a_handshake_expires_at_its_ttl_and_is_single_use() {
+        let hs = Handshakes::new(TTL, 8);
+        let t0 = Instant::now();
+        hs.insert_at("a", handshake("a", true).0, t0);
+        let last = t0 + TTL - Duration::from_nanos(1);
+        assert!(hs.take_at("a", last).is_some());
+        assert!(hs.take_at("a", last).is_none(), "single use");
+        hs.insert_at("a", handshake("a", true).0, t0);
+        assert!(hs.take_at("a", t0 + TTL).is_none());
+        // Taking an expired one still removes it.
+        assert_eq!(hs.len(), 0);
+        assert!(hs.take_at("nobody", t0).is_none());
+    }
+
+    #[test]
+    fn take_keeps_the_others_in_order() {
+        let hs = Handshakes::new(TTL, 2);
+        let t0 = Instant::now();
+        hs.insert_at("a", handshake("a", true).0, t0);
+        hs.insert_at("b", handshake("b", true).0, t0);
+        assert!(hs.take_at("a", t0).is_some());
+        hs.insert_at("c", handshake("c", true).0, t0);
+        assert_eq!(hs.len(), 2);
+        // Full again: the oldest left is b, which goes for d.
+        hs.insert_at("d", handshake("d", true).0, t0);
+        assert!(hs.take_at("b", t0).is_none());
+        assert!(hs.take_at("c", t0).is_some());
+        assert!(hs.take_at("d", t0).is_some());
+    }
+
+    #[test]
+    fn the_oldest_goes_when_full_and_a_new_one_replaces_the_pending() {
+        let hs = Handshakes::new(TTL, 2);
+        assert_eq!(hs.capacity(), 2);
+        assert_eq!(Handshakes::new(TTL, 0).capacity(), 1);
+        let t0 = Instant::now();
+        hs.insert_at("a", handshake("a", true).0, t0);
+        hs.insert_at("b", handshake("b", true).0, t0);
+        assert_eq!(hs.len(), 2);
+        // Replacing a's handshake does not evict b and makes a the newest.
+        let (newer, ..) = handshake("a", true);
+        let newer_b = newer.big_b;
+        hs.insert_at("a", newer, t0);
+        assert_eq!(hs.len(), 2);
+        hs.insert_at("c", handshake("c", true).0, t0);
+        assert_eq!(hs.len(), 2);
+        assert!(hs.take_at("b", t0).is_none(), "b was the oldest");
+        assert_eq!(hs.take_at("a", t0).map(|h| h.big_b), Some(newer_b));
+        assert!(hs.take_at("c", t0).is_some());
+    }
+
+    #[test]
+    fn remove_forgets_a_pending_handshake() {
+        let hs = Handshakes::new(TTL, 8);
+        hs.insert("a", handshake("a", true).0);
+        hs.insert("b", handshake("b", true).0);
+        hs.remove("a");
+        assert_eq!(hs.len(), 1);
+        assert!(hs.take("a").is_none());
+        assert!(hs.take("b").is_some());
+    }
+
+    /// Expired handshakes leave memory on a sweep and on the next insert,
+    /// at their expiry instant and not before.
+    #[test]
+    fn sweeps_drop_expired_handshakes_from_memory() {
+        let hs = Handshakes::new(TTL, 8);
+        let t0 = Instant::now();
+        hs.insert_at("a", handshake("a", true).0, t0);
+        hs.insert_at("b", handshake("b", true).0, t0 + Duration::from_secs(1));
+        hs.sweep_at(t0 + TTL - Duration::from_nanos(1));
+        assert_eq!(hs.len(), 2);
+        hs.sweep_at(t0 + TTL);
+        assert_eq!(hs.len(), 1);
+        assert!(hs.take_at("b", t0 + TTL).is_some());
+        hs.insert_at("c", handshake("c", true).0, t0);
+        hs.insert_at("d", handshake("d", true).0, t0 + TTL);
+        assert_eq!(hs.len(), 1, "the insert swept c");
+        // The public sweep uses the real clock.
+        let short = Handshakes::new(Duration::ZERO, 8);
+        short.insert("e", handshake("e", true).0);
+        short.sweep();
+        assert_eq!(short.len(), 0);
     }
 }

@@ -311,4 +311,164 @@ mod tests {
         assert!(matches!(l.check(&key(4), 6_000), State::Open));
         assert_eq!(l.len(), 3);
     }
+
+    /// Four failures stored, then the 5th and 6th guesses: the 5th is
+    /// counted with 4 before it and starts the 1 s lock; the 6th is refused
+    /// until that lock's expiry instant, counted at it, and locks for 2 s.
+    #[test]
+    fn the_fifth_failure_locks_for_a_second_and_the_sixth_for_two() {
+        let l = Lockout::new(8);
+        let k = key(7);
+        let four = Counter {
+            failures: 4,
+            locked_until_ms: 0,
+            last_failure_ms: 500,
+        };
+        l.load(&k, four).unwrap();
+        assert!(matches!(l.check(&k, 1_000), State::Open));
+        assert!(matches!(
+            l.attempt(&k, 1_000),
+            Attempt::Counted { prior: 4 }
+        ));
+        assert_eq!(l.locks_started(), 1);
+        let fifth = l.finish(&k, false);
+        assert_eq!(
+            fifth,
+            Counter {
+                failures: 5,
+                locked_until_ms: 2_000,
+                last_failure_ms: 1_000,
+            }
+        );
+        // The lock's last millisecond, then its expiry instant.
+        assert!(matches!(l.attempt(&k, 1_999), Attempt::Locked(1)));
+        assert!(matches!(l.check(&k, 1_999), State::Locked(1)));
+        assert!(matches!(l.check(&k, 2_000), State::Open));
+        assert!(matches!(
+            l.attempt(&k, 2_000),
+            Attempt::Counted { prior: 5 }
+        ));
+        assert_eq!(l.locks_started(), 2);
+        let sixth = l.finish(&k, false);
+        assert_eq!(sixth.failures, 6);
+        assert_eq!(sixth.locked_until_ms, 4_000);
+        assert_eq!(sixth.last_failure_ms, 2_000);
+        // Seconds left are rounded up: 1.5 s left is 2, 1 ms left is 1.
+        assert!(matches!(l.check(&k, 2_500), State::Locked(2)));
+        assert!(matches!(l.check(&k, 3_000), State::Locked(1)));
+        assert!(matches!(l.check(&k, 3_999), State::Locked(1)));
+        assert!(matches!(l.check(&k, 4_000), State::Open));
+    }
+
+    #[test]
+    fn four_failures_do_not_lock() {
+        let l = Lockout::new(8);
+        let k = key(8);
+        l.load(&k, Counter::default()).unwrap();
+        for prior in 0..4 {
+            assert!(matches!(l.attempt(&k, 100), Attempt::Counted { prior: p } if p == prior));
+            assert_eq!(l.finish(&k, false).locked_until_ms, 0);
+        }
+        assert!(matches!(l.check(&k, 100), State::Open));
+        assert_eq!(l.locks_started(), 0);
+    }
+
+    #[test]
+    fn unknown_ids_are_neither_counted_nor_finished() {
+        let l = Lockout::new(8);
+        assert!(matches!(l.attempt(&key(1), 0), Attempt::Unknown));
+        assert_eq!(l.finish(&key(1), false), Counter::default());
+        assert_eq!(l.len(), 0);
+    }
+
+    #[test]
+    fn load_keeps_what_memory_already_has() {
+        let l = Lockout::new(8);
+        let k = key(1);
+        l.load(&k, Counter::default()).unwrap();
+        assert!(matches!(l.attempt(&k, 10), Attempt::Counted { prior: 0 }));
+        // A stale store read arriving late must not undo the count.
+        l.load(&k, Counter::default()).unwrap();
+        assert_eq!(l.finish(&k, false).failures, 1);
+    }
+
+    #[test]
+    fn forget_clears_the_streak_but_keeps_the_pin() {
+        let l = Lockout::new(1);
+        let k = key(1);
+        let locked = Counter {
+            failures: 9,
+            locked_until_ms: 60_000,
+            last_failure_ms: 0,
+        };
+        l.load(&k, locked).unwrap();
+        assert!(matches!(l.check(&k, 0), State::Locked(60)));
+        l.forget(&k);
+        assert!(matches!(l.check(&k, 0), State::Open));
+        assert!(matches!(l.attempt(&k, 0), Attempt::Counted { prior: 0 }));
+        l.forget(&k);
+        // Still in flight: a new id cannot evict it.
+        assert_eq!(l.load(&key(2), Counter::default()), Err(1));
+        assert_eq!(l.finish(&k, false), Counter::default());
+        // Forgetting an id memory does not have is a no-op.
+        l.forget(&key(3));
+        assert_eq!(l.len(), 1);
+    }
+
+    #[test]
+    fn two_guesses_in_flight_need_two_finishes() {
+        let l = Lockout::new(1);
+        let k = key(1);
+        l.load(&k, Counter::default()).unwrap();
+        assert!(matches!(l.attempt(&k, 0), Attempt::Counted { prior: 0 }));
+        assert!(matches!(l.attempt(&k, 0), Attempt::Counted { prior: 1 }));
+        l.finish(&k, false);
+        assert_eq!(l.load(&key(2), Counter::default()), Err(1));
+        l.finish(&k, false);
+        l.load(&key(2), Counter::default()).unwrap();
+        assert!(matches!(l.check(&k, 0), State::Unknown));
+    }
+
+    /// The sweep's three boundaries: a lock ending exactly now is over, a
+    /// failure exactly at the idle cut-off is still recent.
+    #[test]
+    fn sweep_boundaries() {
+        let l = Lockout::new(8);
+        let lock_ends_now = Counter {
+            failures: 5,
+            locked_until_ms: 6_000,
+            last_failure_ms: 0,
+        };
+        let lock_ends_later = Counter {
+            failures: 5,
+            locked_until_ms: 6_001,
+            last_failure_ms: 0,
+        };
+        let at_cutoff = Counter {
+            failures: 1,
+            locked_until_ms: 0,
+            last_failure_ms: 1_000,
+        };
+        let before_cutoff = Counter {
+            failures: 1,
+            locked_until_ms: 0,
+            last_failure_ms: 999,
+        };
+        l.load(&key(1), lock_ends_now).unwrap();
+        l.load(&key(2), lock_ends_later).unwrap();
+        l.load(&key(3), at_cutoff).unwrap();
+        l.load(&key(4), before_cutoff).unwrap();
+        l.sweep(6_000, 1_000);
+        assert!(matches!(l.check(&key(1), 0), State::Unknown));
+        assert!(matches!(l.check(&key(2), 0), State::Locked(_)));
+        assert!(matches!(l.check(&key(3), 0), State::Open));
+        assert!(matches!(l.check(&key(4), 0), State::Unknown));
+        assert_eq!(l.len(), 2);
+    }
+
+    #[test]
+    fn capacity_is_at_least_one() {
+        assert_eq!(Lockout::new(8).capacity(), 8);
+        assert_eq!(Lockout::new(0).capacity(), 1);
+    }
 }

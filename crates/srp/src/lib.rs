@@ -662,4 +662,16 @@ mod tests {
         );
         assert_eq!(format!("{b1:?}"), "ServerSecret(..)");
     }
+
+    /// Debug output is what logs would show: the secrets are redacted, A
+    /// (public) is shown as sent.
+    #[test]
+    fn debug_redacts_secrets() {
+        let v = Verifier::from_hex("02").unwrap();
+        assert_eq!(format!("{v:?}"), "Verifier(..)");
+        let b = ServerSecret::from_bytes([7; 32]);
+        assert_eq!(format!("{b:?}"), "ServerSecret(..)");
+        let a = ClientPublic::from_hex("0a").unwrap();
+        assert_eq!(format!("{a:?}"), "ClientPublic(0a)");
+    }
 }

@@ -6,6 +6,8 @@
 //! the operators' calls.
 
 mod admin;
+#[cfg(test)]
+mod fixture;
 mod sessions;
 mod signin;
 mod signup;

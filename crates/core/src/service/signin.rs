@@ -366,3 +366,228 @@ impl Service {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::service::Limits;
+    use crate::service::fixture::{Fixture, PASSWORD};
+    use crate::store::Store;
+
+    fn fixture() -> Fixture {
+        let f = Fixture::new(Limits::default());
+        f.add_profile("alice");
+        f
+    }
+
+    fn stored_lockout(f: &Fixture, id: &str) -> Option<Counter> {
+        f.store.lockout(&f.service.keys.lockout_key(id)).unwrap()
+    }
+
+    #[tokio::test]
+    async fn the_right_password_signs_in_and_stores_the_session() {
+        let f = fixture();
+        let before = now_ms();
+        let signed = f.sign_in("alice", PASSWORD).await.unwrap();
+        assert_eq!(signed.profile_id, "alice");
+        let stored = f
+            .store
+            .session(&session_token_hash(&signed.auth_token))
+            .unwrap()
+            .expect("the session is stored");
+        assert_eq!(stored.profile_id, "alice");
+        assert_eq!(stored.expiry, signed.auth_expiry);
+        assert_eq!(stored.expires_ms, signed.expires_ms);
+        let ttl = i64::try_from(Limits::default().session_ttl.as_millis()).unwrap();
+        assert!(stored.created_ms >= before && stored.created_ms <= now_ms());
+        assert_eq!(stored.expires_ms, stored.created_ms + ttl);
+        assert_eq!(stored_lockout(&f, "alice"), None);
+        // The handshake was used up.
+        assert!(matches!(
+            f.service
+                .sign_in_finish("alice".into(), &"00".repeat(32))
+                .await,
+            Err(Error::NoHandshake)
+        ));
+    }
+
+    #[tokio::test]
+    async fn a_wrong_password_is_counted_in_memory_and_in_the_store() {
+        let f = fixture();
+        assert!(matches!(
+            f.sign_in("alice", "wrong").await,
+            Err(Error::InvalidCredentials)
+        ));
+        let c = stored_lockout(&f, "alice").expect("a failure is stored");
+        assert_eq!(c.failures, 1);
+        assert_eq!(c.locked_until_ms, 0);
+        assert!(c.last_failure_ms > 0);
+    }
+
+    /// The 5th failure locks both steps; the lock is in the store, so a
+    /// restart keeps it; it ends at its expiry instant (1 s later).
+    #[tokio::test]
+    async fn the_fifth_failure_locks_both_steps_across_a_restart() {
+        let f = fixture();
+        for _ in 0..4 {
+            assert!(matches!(
+                f.sign_in("alice", "wrong").await,
+                Err(Error::InvalidCredentials)
+            ));
+        }
+        assert_eq!(stored_lockout(&f, "alice").unwrap().locked_until_ms, 0);
+        // Step 1 of the 5th guess, then the 5th wrong proof.
+        let session = f.start(&f.service, "alice", "wrong").await.unwrap();
+        assert!(matches!(
+            f.service
+                .sign_in_finish("alice".into(), &session.proof)
+                .await,
+            Err(Error::InvalidCredentials)
+        ));
+        let c = stored_lockout(&f, "alice").unwrap();
+        assert_eq!(c.failures, 5);
+        assert_eq!(c.locked_until_ms, c.last_failure_ms + 1000);
+        assert!(matches!(
+            f.start(&f.service, "alice", PASSWORD).await,
+            Err(Error::LockedOut(1))
+        ));
+        let restarted = f.restart();
+        assert!(matches!(
+            f.start(&restarted, "alice", PASSWORD).await,
+            Err(Error::LockedOut(1))
+        ));
+        // Other ids are not locked.
+        f.add_profile("bob");
+        assert!(f.sign_in("bob", PASSWORD).await.is_ok());
+        // After the lock the right password signs in and clears the streak.
+        let wait = c.locked_until_ms - now_ms();
+        if wait > 0 {
+            tokio::time::sleep(std::time::Duration::from_millis(wait as u64 + 5)).await;
+        }
+        f.sign_in("alice", PASSWORD).await.unwrap();
+        assert_eq!(stored_lockout(&f, "alice"), None);
+    }
+
+    /// A success after failures clears the stored streak too (else a
+    /// restart would bring the old failures back).
+    #[tokio::test]
+    async fn a_success_clears_the_stored_streak() {
+        let f = fixture();
+        for _ in 0..3 {
+            assert!(f.sign_in("alice", "wrong").await.is_err());
+        }
+        assert_eq!(stored_lockout(&f, "alice").unwrap().failures, 3);
+        f.sign_in("alice", PASSWORD).await.unwrap();
+        assert_eq!(stored_lockout(&f, "alice"), None);
+        let restarted = f.restart();
+        let session = f.start(&restarted, "alice", "wrong").await.unwrap();
+        assert!(
+            restarted
+                .sign_in_finish("alice".into(), &session.proof)
+                .await
+                .is_err()
+        );
+        assert_eq!(stored_lockout(&f, "alice").unwrap().failures, 1);
+    }
+
+    #[tokio::test]
+    async fn an_unknown_id_gets_a_stable_fake_salt_and_is_counted() {
+        let f = fixture();
+        let eph = zkppd_srp::client::generate_ephemeral();
+        let one = f
+            .service
+            .sign_in_start("nobody".into(), &eph.public)
+            .await
+            .unwrap();
+        let two = f
+            .service
+            .sign_in_start("nobody".into(), &eph.public)
+            .await
+            .unwrap();
+        assert_eq!(one.salt, f.service.keys.fake_salt("nobody"));
+        assert_eq!(one.salt, two.salt);
+        assert_eq!(one.key.len(), 512);
+        assert_ne!(one.key, two.key, "a fresh b each time");
+        assert!(matches!(
+            f.sign_in("nobody", PASSWORD).await,
+            Err(Error::InvalidCredentials)
+        ));
+        assert_eq!(stored_lockout(&f, "nobody").unwrap().failures, 1);
+    }
+
+    #[tokio::test]
+    async fn a_step_two_without_step_one_is_no_handshake_and_not_counted() {
+        let f = fixture();
+        assert!(matches!(
+            f.service
+                .sign_in_finish("alice".into(), &"11".repeat(32))
+                .await,
+            Err(Error::NoHandshake)
+        ));
+        assert_eq!(stored_lockout(&f, "alice"), None);
+        // The decoy's write, of a key no profile has.
+        assert_eq!(f.store.lockout(&DECOY_KEY).unwrap().unwrap().failures, 1);
+        assert!(matches!(
+            f.service.sign_in_finish("bad id\n".into(), "00").await,
+            Err(Error::InvalidProfileId)
+        ));
+    }
+
+    #[tokio::test]
+    async fn a_malformed_proof_fails_and_counts() {
+        let f = fixture();
+        f.start(&f.service, "alice", PASSWORD).await.unwrap();
+        assert!(matches!(
+            f.service.sign_in_finish("alice".into(), "zz").await,
+            Err(Error::InvalidCredentials)
+        ));
+        assert_eq!(stored_lockout(&f, "alice").unwrap().failures, 1);
+    }
+
+    #[tokio::test]
+    async fn step_one_checks_id_and_key() {
+        let f = fixture();
+        assert!(matches!(
+            f.service.sign_in_start("".into(), "02").await,
+            Err(Error::InvalidProfileId)
+        ));
+        assert!(matches!(
+            f.service.sign_in_start("alice".into(), "xyz").await,
+            Err(Error::Malformed("key"))
+        ));
+        assert!(matches!(
+            f.service.sign_in_start("alice".into(), "00").await,
+            Err(Error::InvalidCredentials)
+        ));
+        assert_eq!(f.service.handshakes.len(), 0);
+    }
+
+    /// A password change between the steps wins: the old verifier's proof
+    /// makes no session.
+    #[tokio::test]
+    async fn a_password_change_between_the_steps_wins() {
+        let f = fixture();
+        let session = f.start(&f.service, "alice", PASSWORD).await.unwrap();
+        let record = crate::store::Record {
+            verifier: "aa".repeat(256),
+            salt: "bb".repeat(32),
+        };
+        assert!(
+            f.store
+                .set_password(
+                    "alice",
+                    &record,
+                    &[0; 32],
+                    &f.service.keys.lockout_key("alice")
+                )
+                .unwrap()
+        );
+        assert!(matches!(
+            f.service
+                .sign_in_finish("alice".into(), &session.proof)
+                .await,
+            Err(Error::InvalidCredentials)
+        ));
+        assert_eq!(f.store.live_sessions(0).unwrap(), 0);
+    }
+}

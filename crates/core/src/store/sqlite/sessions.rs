@@ -141,3 +141,154 @@ pub(super) fn count_live(conn: &Connection, now_ms: i64) -> Result<i64> {
         |r| r.get(0),
     )?)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::SqliteStore;
+
+    fn hash(n: u8) -> [u8; 32] {
+        [n; 32]
+    }
+
+    fn session(profile: &str, expires_ms: i64, created_ms: i64) -> Session {
+        Session {
+            profile_id: profile.to_owned(),
+            expiry: format!("expiry-{expires_ms}"),
+            expires_ms,
+            created_ms,
+        }
+    }
+
+    /// A store in a temp dir with profiles "a" (verifier "va") and "b".
+    fn store() -> SqliteStore {
+        let s = SqliteStore::open(None).unwrap();
+        s.connection()
+            .unwrap()
+            .execute_batch(
+                "INSERT INTO profiles (id, verifier, salt) VALUES ('a', 'va', 's'), ('b', 'vb', 's')",
+            )
+            .unwrap();
+        s
+    }
+
+    fn count(conn: &Connection) -> i64 {
+        conn.query_row("SELECT count(*) FROM sessions", [], |r| r.get(0))
+            .unwrap()
+    }
+
+    #[test]
+    fn create_needs_the_verifier_the_proof_was_checked_against() {
+        let s = store();
+        let conn = s.connection().unwrap();
+        assert!(!create(&conn, &hash(1), &session("a", 10, 1), 4, "stale").unwrap());
+        assert!(!create(&conn, &hash(1), &session("gone", 10, 1), 4, "va").unwrap());
+        assert_eq!(count(&conn), 0);
+        assert!(create(&conn, &hash(1), &session("a", 10, 1), 4, "va").unwrap());
+        assert_eq!(get(&conn, &hash(1)).unwrap(), Some(session("a", 10, 1)));
+        assert_eq!(get(&conn, &hash(2)).unwrap(), None);
+    }
+
+    #[test]
+    fn create_evicts_the_oldest_beyond_max() {
+        let s = store();
+        let conn = s.connection().unwrap();
+        for n in 1..=3 {
+            assert!(create(&conn, &hash(n), &session("a", 100, i64::from(n)), 2, "va").unwrap());
+        }
+        assert!(create(&conn, &hash(9), &session("b", 100, 1), 2, "vb").unwrap());
+        let live: Vec<_> = live_of(&conn, "a", 0).unwrap();
+        assert_eq!(
+            live,
+            vec![
+                (hash(3), session("a", 100, 3)),
+                (hash(2), session("a", 100, 2))
+            ]
+        );
+        assert_eq!(get(&conn, &hash(1)).unwrap(), None);
+        assert!(
+            get(&conn, &hash(9)).unwrap().is_some(),
+            "other profiles keep theirs"
+        );
+    }
+
+    #[test]
+    fn live_of_lists_only_unexpired_sessions_newest_first() {
+        let s = store();
+        let conn = s.connection().unwrap();
+        create(&conn, &hash(1), &session("a", 50, 1), 8, "va").unwrap();
+        create(&conn, &hash(2), &session("a", 51, 2), 8, "va").unwrap();
+        create(&conn, &hash(3), &session("b", 99, 3), 8, "vb").unwrap();
+        // expires_ms == now is expired.
+        assert_eq!(
+            live_of(&conn, "a", 50).unwrap(),
+            vec![(hash(2), session("a", 51, 2))]
+        );
+        assert_eq!(live_of(&conn, "a", 49).unwrap().len(), 2);
+        assert!(live_of(&conn, "a", 51).unwrap().is_empty());
+    }
+
+    #[test]
+    fn delete_others_keeps_one_and_counts() {
+        let s = store();
+        let conn = s.connection().unwrap();
+        for n in 1..=3 {
+            create(&conn, &hash(n), &session("a", 100, i64::from(n)), 8, "va").unwrap();
+        }
+        create(&conn, &hash(9), &session("b", 100, 1), 8, "vb").unwrap();
+        assert_eq!(delete_others(&conn, "a", &hash(2)).unwrap(), 2);
+        assert_eq!(
+            live_of(&conn, "a", 0).unwrap(),
+            vec![(hash(2), session("a", 100, 2))]
+        );
+        assert_eq!(count(&conn), 2);
+    }
+
+    #[test]
+    fn delete_live_needs_owner_expiry_and_life() {
+        let s = store();
+        let conn = s.connection().unwrap();
+        create(&conn, &hash(1), &session("a", 100, 1), 8, "va").unwrap();
+        let e = "expiry-100";
+        assert!(!delete_live(&conn, &hash(1), "b", e, 0).unwrap());
+        assert!(!delete_live(&conn, &hash(1), "a", "expiry-99", 0).unwrap());
+        assert!(!delete_live(&conn, &hash(2), "a", e, 0).unwrap());
+        // At its expiry instant it is no longer live.
+        assert!(!delete_live(&conn, &hash(1), "a", e, 100).unwrap());
+        assert!(delete_live(&conn, &hash(1), "a", e, 99).unwrap());
+        assert!(!delete_live(&conn, &hash(1), "a", e, 99).unwrap());
+        assert_eq!(count(&conn), 0);
+    }
+
+    #[test]
+    fn delete_for_profile_ends_all_of_one_profile() {
+        let s = store();
+        let conn = s.connection().unwrap();
+        create(&conn, &hash(1), &session("a", 100, 1), 8, "va").unwrap();
+        create(&conn, &hash(2), &session("a", 100, 2), 8, "va").unwrap();
+        create(&conn, &hash(3), &session("b", 100, 3), 8, "vb").unwrap();
+        assert_eq!(delete_for_profile(&conn, "a").unwrap(), 2);
+        assert_eq!(delete_for_profile(&conn, "a").unwrap(), 0);
+        assert_eq!(count(&conn), 1);
+    }
+
+    /// Purge of expired sessions and the live count, at the expiry instant.
+    #[test]
+    fn purge_and_count_split_at_the_expiry_instant() {
+        let s = store();
+        let conn = s.connection().unwrap();
+        create(&conn, &hash(1), &session("a", 10, 1), 8, "va").unwrap();
+        create(&conn, &hash(2), &session("a", 20, 2), 8, "va").unwrap();
+        create(&conn, &hash(3), &session("b", 20, 3), 8, "vb").unwrap();
+        create(&conn, &hash(4), &session("b", 21, 4), 8, "vb").unwrap();
+        assert_eq!(count_live(&conn, 9).unwrap(), 4);
+        assert_eq!(count_live(&conn, 10).unwrap(), 3);
+        assert_eq!(count_live(&conn, 20).unwrap(), 1);
+        assert_eq!(count_live(&conn, 21).unwrap(), 0);
+        assert_eq!(purge_expired(&conn, 9).unwrap(), 0);
+        assert_eq!(purge_expired(&conn, 20).unwrap(), 3);
+        assert_eq!(count(&conn), 1);
+        assert_eq!(count_live(&conn, 0).unwrap(), 1);
+        assert_eq!(purge_expired(&conn, 20).unwrap(), 0);
+    }
+}
