@@ -47,6 +47,9 @@ impl Counter {
 #[derive(Clone, Copy)]
 struct Entry {
     counter: Counter,
+    /// What the store holds (as loaded or last settled): a streak memory
+    /// cleared must be cleared there too, even one another guess stored.
+    stored: Counter,
     /// Step 2s that counted a guess and have not finished: never evicted.
     in_flight: u32,
 }
@@ -136,6 +139,7 @@ impl Lockout {
             *key,
             Entry {
                 counter: stored,
+                stored,
                 in_flight: 0,
             },
         );
@@ -181,11 +185,28 @@ impl Lockout {
         entry.counter
     }
 
+    /// Whether `counter` (from [`Lockout::finish`]) must be written to the
+    /// store: it differs from what the store was last given. Marks it
+    /// given. A success after another guess's failure was stored thus
+    /// clears the store too, not only memory.
+    pub(crate) fn settle(&self, key: &[u8; 32], counter: &Counter) -> bool {
+        match self.lock().get_mut(key) {
+            Some(entry) if entry.stored != *counter => {
+                entry.stored = *counter;
+                true
+            }
+            Some(_) => false,
+            // Not in memory (cannot happen while pinned): write to be safe.
+            None => true,
+        }
+    }
+
     /// Clears `key`'s streak in memory (the store cleared it too: a
     /// password change, a reset, a deletion); guesses in flight stay pinned.
     pub(crate) fn forget(&self, key: &[u8; 32]) {
         if let Some(entry) = self.lock().get_mut(key) {
             entry.counter = Counter::default();
+            entry.stored = Counter::default();
         }
     }
 
@@ -225,6 +246,28 @@ mod tests {
         let mut k = [0u8; 32];
         k[..4].copy_from_slice(&n.to_le_bytes());
         k
+    }
+
+    #[test]
+    fn a_success_after_a_stored_failure_clears_the_store_too() {
+        let l = Lockout::new(8);
+        let k = key(7);
+        l.load(&k, Counter::default()).unwrap();
+        // Two guesses in flight: the wrong one finishes first and is stored.
+        assert!(matches!(l.attempt(&k, 0), Attempt::Counted { prior: 0 }));
+        assert!(matches!(l.attempt(&k, 0), Attempt::Counted { prior: 1 }));
+        let wrong = l.finish(&k, false);
+        assert_eq!(wrong.failures, 2);
+        assert!(l.settle(&k, &wrong));
+        // The right one clears memory, and must clear the store as well.
+        let right = l.finish(&k, true);
+        assert_eq!(right, Counter::default());
+        assert!(l.settle(&k, &right));
+        // Nothing new to write after that.
+        assert!(!l.settle(&k, &right));
+        // A first-try success with nothing stored writes nothing.
+        assert!(matches!(l.attempt(&k, 0), Attempt::Counted { prior: 0 }));
+        assert!(!l.settle(&k, &l.finish(&k, true)));
     }
 
     #[test]

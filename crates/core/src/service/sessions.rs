@@ -269,7 +269,7 @@ impl Service {
         rules::check_profile_id(profile_id)?;
         let record = Self::new_record(verifier, salt)?;
         let key = self.keys.lockout_key(profile_id);
-        let prior = self.begin_guess(key).await?;
+        self.begin_guess(key).await?;
         let hash = self.keys.reset_token_hash(reset_token);
         let id = profile_id.to_owned();
         let outcome = self
@@ -278,9 +278,11 @@ impl Service {
         let done = matches!(outcome, Ok(true));
         let (lockout, shared) = (self.lockout.clone(), self.shared);
         // A success cleared the streak in the store's transaction already:
-        // told as "no failures before", it is not written again.
-        let prior = if done { 0 } else { prior };
-        self.store(move |s| Self::end_guess(shared, &lockout, s, &key, done, prior))
+        // memory learns it first, so it is not written again.
+        if done {
+            self.lockout.forget(&key);
+        }
+        self.store(move |s| Self::end_guess(shared, &lockout, s, &key, done))
             .await?;
         match outcome? {
             true => {

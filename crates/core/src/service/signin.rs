@@ -119,7 +119,6 @@ impl Service {
         store: &dyn Store,
         key: &[u8; 32],
         correct: bool,
-        prior: u32,
     ) -> Result<()> {
         if shared {
             return if correct {
@@ -129,10 +128,11 @@ impl Service {
             };
         }
         let counter = lockout.finish(key, correct);
-        if correct && prior == 0 {
-            return Ok(());
+        if lockout.settle(key, &counter) {
+            store.save_lockout(key, &counter)
+        } else {
+            Ok(())
         }
-        store.save_lockout(key, &counter)
     }
 
     async fn load_lockout(&self, key: [u8; 32]) -> Result<()> {
@@ -309,7 +309,7 @@ impl Service {
         };
         // Counted now, before the proof is checked, and undone if it is
         // right: checking and counting are one step.
-        let prior = self.begin_guess(lock_key).await?;
+        self.begin_guess(lock_key).await?;
         // Prepared up front so that the crypto job can store the session
         // right after a correct proof, on the same thread.
         let token = session::new_token()?;
@@ -326,8 +326,7 @@ impl Service {
                     (m2.filter(|_| hs.known && well_formed), id, hs)
                 },
                 move |(m2, profile_id, hs)| {
-                    let ended =
-                        Self::end_guess(shared, &lockout, &*store, &lock_key, m2.is_some(), prior);
+                    let ended = Self::end_guess(shared, &lockout, &*store, &lock_key, m2.is_some());
                     let Some(m2) = m2 else {
                         // Kept before answering: a restart forgets no guess.
                         if let Err(e) = ended {
