@@ -11,8 +11,8 @@ use std::time::Duration;
 #[derive(clap::Parser, Debug, Clone)]
 #[command(name = "zkppd-bench", version, about)]
 pub(crate) struct Args {
-    /// Scenarios, comma-separated: ceiling, verify, signin, signup, timing,
-    /// mixed, footprint, or all.
+    /// Scenarios, comma-separated: ceiling, verify, srp-floor, signin,
+    /// timing, signup, mixed, footprint, or all.
     #[arg(long, default_value = "all")]
     pub(crate) scenario: String,
 
@@ -72,9 +72,20 @@ pub(crate) struct Args {
     #[arg(long, default_value_t = 1000)]
     pub(crate) footprint_connections: usize,
 
+    /// `signup`: also run it against this older zkppd binary (started
+    /// the same way, on its own throw-away database) right after, and
+    /// report sign-ups/s ÷ its sign-ups/s.
+    #[arg(long, value_name = "PATH")]
+    pub(crate) baseline_zkppd: Option<PathBuf>,
+
     /// Print the results as one JSON document instead of a table.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "markdown")]
     pub(crate) json: bool,
+
+    /// Print the results as a dated Markdown section (machine, ratios,
+    /// table) for the README, instead of a table.
+    #[arg(long)]
+    pub(crate) markdown: bool,
 
     /// Internal: run as the sign-in storm of `mixed` (prints READY when
     /// the storm starts).
@@ -116,6 +127,7 @@ pub(crate) fn parse_duration(s: &str) -> Result<Duration, String> {
 pub(crate) enum Scenario {
     Ceiling,
     Verify,
+    SrpFloor,
     Signin,
     Signup,
     Timing,
@@ -123,10 +135,12 @@ pub(crate) enum Scenario {
     Footprint,
 }
 
-/// What `all` runs, in this order.
-const ALL: [Scenario; 7] = [
+/// What `all` runs, in this order: each limit right before what is set
+/// against it (the machine's speed drifts with its neighbours' builds).
+const ALL: [Scenario; 8] = [
     Scenario::Ceiling,
     Scenario::Verify,
+    Scenario::SrpFloor,
     Scenario::Signin,
     Scenario::Timing,
     Scenario::Signup,
@@ -135,24 +149,31 @@ const ALL: [Scenario; 7] = [
 ];
 
 impl Scenario {
+    /// The name on the command line and in messages.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Scenario::Ceiling => "ceiling",
+            Scenario::Verify => "verify",
+            Scenario::SrpFloor => "srp-floor",
+            Scenario::Signin => "signin",
+            Scenario::Signup => "signup",
+            Scenario::Timing => "timing",
+            Scenario::Mixed => "mixed",
+            Scenario::Footprint => "footprint",
+        }
+    }
+
     pub(crate) fn parse_list(s: &str) -> Result<Vec<Scenario>, String> {
         let mut out = Vec::new();
         for name in s.split(',').map(str::trim).filter(|n| !n.is_empty()) {
-            let one = match name {
-                "all" => {
-                    out.extend(ALL);
-                    continue;
-                }
-                "ceiling" => Scenario::Ceiling,
-                "verify" => Scenario::Verify,
-                "signin" => Scenario::Signin,
-                "signup" => Scenario::Signup,
-                "timing" => Scenario::Timing,
-                "mixed" => Scenario::Mixed,
-                "footprint" => Scenario::Footprint,
-                other => return Err(format!("unknown scenario `{other}`")),
-            };
-            out.push(one);
+            if name == "all" {
+                out.extend(ALL);
+                continue;
+            }
+            match ALL.into_iter().find(|s| s.name() == name) {
+                Some(one) => out.push(one),
+                None => return Err(format!("unknown scenario `{name}`")),
+            }
         }
         if out.is_empty() {
             return Err("no scenario given".into());
@@ -181,7 +202,11 @@ mod tests {
             Scenario::parse_list("verify, ceiling"),
             Ok(vec![Scenario::Verify, Scenario::Ceiling])
         );
-        assert_eq!(Scenario::parse_list("all").map(|v| v.len()), Ok(7));
+        assert_eq!(Scenario::parse_list("all").map(|v| v.len()), Ok(8));
+        assert_eq!(
+            Scenario::parse_list("srp-floor"),
+            Ok(vec![Scenario::SrpFloor])
+        );
         assert!(Scenario::parse_list("nope").is_err());
         assert!(Scenario::parse_list(" , ").is_err());
     }

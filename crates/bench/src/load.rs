@@ -42,7 +42,12 @@ impl Recorder {
     /// Counts an operation of `kind` that ran from `t0` to now, if it lies
     /// inside the measured window.
     pub(crate) fn record(&mut self, kind: usize, t0: Instant) {
-        let t1 = Instant::now();
+        self.record_span(kind, t0, Instant::now());
+    }
+
+    /// Counts an operation of `kind` that ran from `t0` to `t1`, if it lies
+    /// inside the measured window (for parts of one timed operation).
+    pub(crate) fn record_span(&mut self, kind: usize, t0: Instant, t1: Instant) {
         if t0 >= self.start && t1 <= self.end {
             let ns = u64::try_from((t1 - t0).as_nanos()).unwrap_or(u64::MAX);
             self.lat[kind].saturating_record(ns.max(1));

@@ -1,22 +1,26 @@
-//! `zkppd-bench`: the load generator of issue 6. It starts the `zkppd`
-//! binary next to it on a throw-away database (or targets `--url`), prepares
-//! profiles through the API, runs named scenarios for a fixed time over
-//! keep-alive connections, and prints throughput, latency percentiles,
-//! errors, the server's CPU time per operation and its memory, as a table
-//! or as JSON (`--json`).
+//! `zkppd-bench`: the load generator (issues 6 and 12). It starts the
+//! `zkppd` binary next to it on a throw-away database (or targets `--url`),
+//! prepares profiles through the API, runs named scenarios for a fixed time
+//! over keep-alive connections, and prints the ratios to the physical
+//! limits measured in the same run first (a bare HTTP server, the SRP math
+//! alone, fsyncs, an older binary), then throughput, latency percentiles,
+//! errors, the server's CPU time per operation and its memory: as a table,
+//! as JSON (`--json`) or as the README's Markdown section (`--markdown`).
 //!
-//! It speaks to the server only through `zkppd-client`; of the server's code
-//! it links only the SRP math, which is timed alone (`math` in the output)
-//! so that the server's CPU per sign-in can be set against it. This file
-//! only wires the modules together: flags in `cli`, the `zkppd` process in
-//! `supervisor`, `/proc` in `sampler`, load in `load`, the scenarios in
-//! `scenarios`, the output in `report`.
+//! It speaks to the server only through `zkppd-client` (and one scrape of
+//! its metrics); of the server's code it links only the SRP math, which
+//! `srp-floor` times alone so that the server's CPU per sign-in can be set
+//! against it. This file only wires the modules together: flags in `cli`,
+//! the `zkppd` processes in `supervisor`, `/proc` in `sampler`, `/metrics`
+//! in `scrape`, load in `load`, the scenarios in `scenarios`, the output in
+//! `report`.
 
 mod cli;
 mod load;
 mod report;
 mod sampler;
 mod scenarios;
+mod scrape;
 mod supervisor;
 
 use std::process::ExitCode;
@@ -51,12 +55,19 @@ fn run(args: Args) -> Result<bool, String> {
     let scenarios = Scenario::parse_list(&args.scenario)?;
     let warmup = args.warmup();
     let load_at_start = sampler::loadavg();
+    let quiet = args.json || args.storm_child;
     let mut math: Option<MathCost> = None;
+    // With `srp-floor` in the run the floor is its row; the math is timed
+    // around `signin` only without it.
+    let floor_in_run = scenarios.contains(&Scenario::SrpFloor);
 
-    // `ceiling` and `footprint` bring their own servers.
-    let needs_server = scenarios
-        .iter()
-        .any(|s| !matches!(s, Scenario::Footprint | Scenario::Ceiling));
+    // `ceiling`, `srp-floor` and `footprint` need no server of this run.
+    let needs_server = scenarios.iter().any(|s| {
+        !matches!(
+            s,
+            Scenario::Footprint | Scenario::Ceiling | Scenario::SrpFloor
+        )
+    });
     let mut server = None;
     let target = match (&args.url, needs_server) {
         (Some(url), _) => {
@@ -66,15 +77,18 @@ fn run(args: Args) -> Result<bool, String> {
                 host_url: url.trim_end_matches('/').to_owned(),
                 admin_token: args.admin_token.clone(),
                 pid: args.server_pid,
+                metrics: None,
             })
         }
         (None, true) => {
-            let s = Server::start(&zkppd_binary(&args)?, None, &args.zkppd_args)?;
+            // With its metrics listener: `signup` reads the commit count.
+            let s = Server::start(&zkppd_binary(&args)?, None, true, &args.zkppd_args)?;
             let t = Target {
                 addr: s.addr,
                 host_url: format!("http://{}", s.addr),
                 admin_token: Some(s.admin_token.clone()),
                 pid: Some(s.pid),
+                metrics: s.metrics,
             };
             server = Some(s);
             Some(t)
@@ -86,8 +100,12 @@ fn run(args: Args) -> Result<bool, String> {
     let mut rows = Vec::new();
     let mut targets = Targets::default();
     for s in &scenarios {
-        if !args.json && !args.storm_child {
-            eprintln!("zkppd-bench: running {s:?} (load {})", sampler::loadavg());
+        if !quiet {
+            eprintln!(
+                "zkppd-bench: running {} (load {})",
+                s.name(),
+                sampler::loadavg()
+            );
         }
         let result = match (s, bench.as_mut()) {
             (Scenario::Footprint, _) if args.url.is_some() => {
@@ -100,9 +118,10 @@ fn run(args: Args) -> Result<bool, String> {
                 r
             }),
             (Scenario::Ceiling, _) => scenarios::ceiling(&args, warmup),
+            (Scenario::SrpFloor, _) => scenarios::srp_floor(&args, warmup),
             (_, None) => Err("no target".into()),
             (Scenario::Verify, Some(b)) => b.verify(),
-            (Scenario::Signin, Some(b)) if !args.storm_child => {
+            (Scenario::Signin, Some(b)) if !args.storm_child && !floor_in_run => {
                 let before = scenarios::math::alone()?;
                 let rows = b.signin();
                 let after = scenarios::math::alone()?;
@@ -110,7 +129,20 @@ fn run(args: Args) -> Result<bool, String> {
                 rows
             }
             (Scenario::Signin, Some(b)) => b.signin(),
-            (Scenario::Signup, Some(b)) => b.signup(),
+            (Scenario::Signup, Some(b)) => b.signup().and_then(|mut r| {
+                // Right after, so that both see the same neighbours.
+                if let Some(base) = &args.baseline_zkppd {
+                    if !quiet {
+                        eprintln!(
+                            "zkppd-bench: running signup against {} (load {})",
+                            base.display(),
+                            sampler::loadavg()
+                        );
+                    }
+                    r.extend(scenarios::baseline_signup(&args, base)?);
+                }
+                Ok(r)
+            }),
             (Scenario::Timing, Some(b)) => b.timing(),
             (Scenario::Mixed, Some(b)) => b.mixed(),
         };
@@ -118,7 +150,7 @@ fn run(args: Args) -> Result<bool, String> {
             Ok(r) => rows.extend(r),
             Err(e) => {
                 let tail = server.as_ref().map(Server::log_tail).unwrap_or_default();
-                return Err(format!("{s:?}: {e}\nserver log tail:\n{tail}"));
+                return Err(format!("{}: {e}\nserver log tail:\n{tail}", s.name()));
             }
         }
     }
@@ -127,6 +159,7 @@ fn run(args: Args) -> Result<bool, String> {
     targets.compute(&rows, math.as_ref());
     let errors: u64 = rows.iter().map(|r| r.errors).sum();
     let report = Report {
+        command: report::command_line(std::env::args()),
         machine: Machine::now(load_at_start),
         duration_s: args.duration.as_secs_f64(),
         warmup_s: warmup.as_secs_f64(),
@@ -140,8 +173,10 @@ fn run(args: Args) -> Result<bool, String> {
             "{}",
             serde_json::to_string(&report).map_err(|e| e.to_string())?
         );
+    } else if args.markdown {
+        print!("{}", report::markdown(&report));
     } else {
-        report::print_table(&report);
+        print!("{}", report::table(&report));
     }
     if clean_exit == Some(false) {
         eprintln!("zkppd-bench: zkppd did not exit cleanly on SIGTERM");

@@ -1,5 +1,6 @@
 //! What the bench reads from `/proc` (through `procfs`): a process's CPU
-//! time and memory, the whole machine's busy time, its load and CPU model.
+//! time and memory, the whole machine's busy time, its load, CPU model,
+//! memory, kernel release and whether it is a virtual machine.
 //! Every read is best-effort: `None` (or an empty string) when the process
 //! is gone or the file cannot be read, so a report never fails on it.
 
@@ -46,6 +47,28 @@ pub(crate) fn cpu_model() -> String {
         .unwrap_or_else(|| "unknown".into())
 }
 
+/// A `hypervisor` flag on the first CPU.
+pub(crate) fn virtual_machine() -> bool {
+    procfs::CpuInfo::current()
+        .ok()
+        .and_then(|c| c.flags(0).map(|f| f.contains(&"hypervisor")))
+        .unwrap_or(false)
+}
+
+/// MemTotal in GiB (0 if unreadable).
+pub(crate) fn memory_gib() -> f64 {
+    procfs::Meminfo::current()
+        .map(|m| m.mem_total as f64 / (1u64 << 30) as f64)
+        .unwrap_or(0.0)
+}
+
+/// The kernel release, e.g. `6.1.0-28-cloud-amd64`.
+pub(crate) fn kernel() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/osrelease")
+        .map(|s| s.trim().to_owned())
+        .unwrap_or_else(|_| "unknown".into())
+}
+
 pub(crate) fn cores() -> usize {
     std::thread::available_parallelism()
         .map(|n| n.get())
@@ -63,6 +86,8 @@ mod tests {
         assert!(mem_mb(me).is_some_and(|(rss, peak)| rss > 0.0 && peak >= rss));
         assert!(machine_jiffies().is_some_and(|(busy, total)| busy <= total && total > 0));
         assert_eq!(loadavg().split(' ').count(), 3);
+        assert!(memory_gib() > 0.0);
+        assert!(kernel().chars().next().is_some_and(|c| c.is_ascii_digit()));
         assert_eq!(cpu_s(u32::MAX), None);
     }
 }

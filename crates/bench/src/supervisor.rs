@@ -1,8 +1,9 @@
 //! The `zkppd` processes the bench starts: finding the binary, starting it
 //! on port 0 with a throw-away admin token (and `--temp-db` or a given
-//! database), reading its address from the `listening on` log line, keeping
-//! its log drained, and stopping it with SIGTERM (rustix) and a bounded
-//! wait. It does not talk HTTP to the server.
+//! database, and the metrics listener on port 0 when asked), reading its
+//! addresses from the `metrics on http://ADDR/metrics` and `listening on`
+//! log lines, keeping its log drained, and stopping it with SIGTERM (rustix)
+//! and a bounded wait. It does not talk HTTP to the server.
 
 use std::collections::VecDeque;
 use std::io::{BufRead, BufReader};
@@ -23,6 +24,8 @@ const TAIL_LINES: usize = 20;
 pub(crate) struct Server {
     child: Child,
     pub(crate) addr: SocketAddr,
+    /// Where its Prometheus metrics are served, if it was started with them.
+    pub(crate) metrics: Option<SocketAddr>,
     pub(crate) pid: u32,
     pub(crate) admin_token: String,
     /// Spawn to the `listening on` line.
@@ -88,14 +91,27 @@ fn listening_addr(line: &str) -> Option<SocketAddr> {
         .and_then(|a| a.trim_matches('"').parse().ok())
 }
 
+/// The address of a `metrics on http://ADDR/metrics` log line.
+fn metrics_addr(line: &str) -> Option<SocketAddr> {
+    line.split_once("metrics on http://")
+        .and_then(|(_, rest)| rest.split('/').next())
+        .and_then(|a| a.parse().ok())
+}
+
 pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 impl Server {
     /// Starts `bin` with `--listen 127.0.0.1:0`, an admin token file, `db`
-    /// (`None`: `--temp-db`) and `extra` flags; returns once it listens.
-    pub(crate) fn start(bin: &Path, db: Option<&Path>, extra: &[String]) -> Result<Server, String> {
+    /// (`None`: `--temp-db`), `--metrics-listen 127.0.0.1:0` if `metrics`
+    /// (unless `extra` sets it) and `extra` flags; returns once it listens.
+    pub(crate) fn start(
+        bin: &Path,
+        db: Option<&Path>,
+        metrics: bool,
+        extra: &[String],
+    ) -> Result<Server, String> {
         let dir = tempfile::Builder::new()
             .prefix("zkppd-bench-")
             .tempdir()
@@ -111,6 +127,9 @@ impl Server {
             None => cmd.arg("--temp-db"),
         };
         cmd.arg("--admin-token-file").arg(&token_file);
+        if metrics && !extra.iter().any(|a| a.starts_with("--metrics-listen")) {
+            cmd.arg("--metrics-listen").arg("127.0.0.1:0");
+        }
         cmd.args(extra);
         cmd.stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -127,13 +146,18 @@ impl Server {
         // Keeps draining the log (a full pipe would block the server).
         std::thread::spawn(move || {
             let mut tx = Some(tx);
+            // zkppd logs the metrics address before `listening on`.
+            let mut metrics = None;
             for line in BufReader::new(stderr).lines() {
                 let Ok(line) = line else { break };
                 let line = strip_ansi(&line);
+                if metrics.is_none() {
+                    metrics = metrics_addr(&line);
+                }
                 if let Some(addr) = listening_addr(&line)
                     && let Some(tx) = tx.take()
                 {
-                    let _ = tx.send(addr);
+                    let _ = tx.send((addr, metrics));
                 }
                 let mut t = lock(&tail);
                 if t.len() == TAIL_LINES {
@@ -142,7 +166,7 @@ impl Server {
                 t.push_back(line);
             }
         });
-        let Ok(addr) = rx.recv_timeout(Duration::from_secs(30)) else {
+        let Ok((addr, metrics)) = rx.recv_timeout(Duration::from_secs(30)) else {
             let _ = child.kill();
             let _ = child.wait();
             let tail = lock(&log_tail).iter().cloned().collect::<Vec<_>>();
@@ -154,6 +178,7 @@ impl Server {
         Ok(Server {
             child,
             addr,
+            metrics,
             pid,
             admin_token,
             listening_after: spawned_at.elapsed(),
@@ -214,5 +239,19 @@ mod tests {
             Some(SocketAddr::from(([127, 0, 0, 1], 5)))
         );
         assert_eq!(listening_addr("listening on nowhere"), None);
+    }
+
+    #[test]
+    fn metrics_address_from_its_log_line() {
+        let line = "2026-11-29T07:00:00Z INFO zkppd: metrics on http://127.0.0.1:9101/metrics";
+        assert_eq!(
+            metrics_addr(line),
+            Some(SocketAddr::from(([127, 0, 0, 1], 9101)))
+        );
+        assert_eq!(
+            metrics_addr("metrics on http://[::1]:80/metrics"),
+            "[::1]:80".parse().ok()
+        );
+        assert_eq!(metrics_addr(r#"listening on "127.0.0.1:1""#), None);
     }
 }

@@ -2,7 +2,8 @@
 //! the prepared profiles and their sessions, workers that send one pre-built
 //! request, and the sign-in worker. A scenario returns report rows; it
 //! starts no server except `footprint` (a `zkppd` of its own) and
-//! `ceiling` (an echo server that is not zkppd).
+//! `ceiling` (an echo server that is not zkppd), and `srp-floor` needs
+//! none (the math alone, in this process).
 
 mod ceiling;
 mod footprint;
@@ -10,6 +11,7 @@ pub(crate) mod math;
 mod mixed;
 mod signin;
 mod signup;
+mod srp_floor;
 mod timing;
 mod verify;
 
@@ -27,6 +29,8 @@ use crate::supervisor::lock;
 
 pub(crate) use ceiling::ceiling;
 pub(crate) use footprint::footprint;
+pub(crate) use signup::baseline_signup;
+pub(crate) use srp_floor::srp_floor;
 
 /// Where the scenarios send their load.
 #[derive(Clone)]
@@ -35,6 +39,8 @@ pub(crate) struct Target {
     pub(crate) host_url: String,
     pub(crate) admin_token: Option<String>,
     pub(crate) pid: Option<u32>,
+    /// Its Prometheus listener, for the store's commit count.
+    pub(crate) metrics: Option<std::net::SocketAddr>,
 }
 
 /// A signed-up profile whose x the bench knows.
