@@ -40,7 +40,9 @@ pub(crate) fn init_server(
     // never waits on a write to stderr. Not lossy: a full queue makes the
     // logger wait rather than drop a line; the guard writes out the rest
     // when it is dropped (serving ended).
+    // 8,192 queued lines: the default 128,000 preallocates ~4 MB of slots.
     let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+        .buffered_lines_limit(8_192)
         .lossy(false)
         .thread_name("zkppd-log")
         .finish(std::io::BufWriter::new(std::io::stderr()));

@@ -202,7 +202,8 @@ fn init_connection(conn: &mut Connection) -> rusqlite::Result<()> {
         "PRAGMA foreign_keys = ON;
          PRAGMA synchronous = FULL;
          PRAGMA secure_delete = ON;
-         PRAGMA journal_size_limit = 0;",
+         PRAGMA journal_size_limit = 0;
+         PRAGMA cache_size = -1024;",
     )
 }
 
