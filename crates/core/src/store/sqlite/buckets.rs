@@ -256,5 +256,11 @@ mod tests {
         }
         assert_eq!(seen, [true; 3]);
         assert_eq!(random_below(1).unwrap(), 0);
+        // Bounds that do not divide 2^64 - 1 (it is 1 mod 7, 15 mod 16).
+        for n in [7, 16, 1000] {
+            for _ in 0..50 {
+                assert!(random_below(n).unwrap() < n);
+            }
+        }
     }
 }
