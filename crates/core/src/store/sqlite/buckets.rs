@@ -128,11 +128,13 @@ pub(super) fn take_signup_token(tx: &Connection, slot: i64, len: i64) -> Result<
 }
 
 /// A uniformly random integer in `0..n` (n > 0) from the OS CSPRNG, by
-/// rejection so that no slot is favoured.
+/// rejection so that no slot is favoured. Each draw is rejected with
+/// probability below 1/2, so 128 rejections in a row (2^-128) mean a
+/// broken generator: an error then, rather than a writer turn held forever.
 pub(super) fn random_below(n: u64) -> Result<u64> {
     debug_assert!(n > 0);
     let zone = u64::MAX - (u64::MAX % n);
-    loop {
+    for _ in 0..128 {
         let mut buf = [0u8; 8];
         getrandom::fill(&mut buf).map_err(Error::rng)?;
         let r = u64::from_le_bytes(buf);
@@ -140,6 +142,9 @@ pub(super) fn random_below(n: u64) -> Result<u64> {
             return Ok(r % n);
         }
     }
+    Err(Error::Internal(
+        "the CSPRNG keeps drawing outside the zone".into(),
+    ))
 }
 
 #[cfg(test)]
