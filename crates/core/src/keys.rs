@@ -86,3 +86,52 @@ impl Keys {
 pub fn session_token_hash(token: &str) -> [u8; 32] {
     *blake3::hash(token.as_bytes()).as_bytes()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn keys(n: u8) -> Keys {
+        Keys::new(&InstallSecret([n; 32]))
+    }
+
+    /// Each derivation: deterministic, bound to the install secret and the
+    /// input, and distinct from the others on the same input.
+    #[test]
+    fn derivations_are_keyed_distinct_and_stable() {
+        let (k, other) = (keys(1), keys(2));
+        let fns: [fn(&Keys, &str) -> [u8; 32]; 4] = [
+            Keys::profile_token_hash,
+            Keys::lockout_key,
+            Keys::handshake_key,
+            Keys::reset_token_hash,
+        ];
+        let mut all = Vec::new();
+        for f in fns {
+            let v = f(&k, "alice");
+            assert_eq!(v, f(&keys(1), "alice"), "stable");
+            assert_ne!(v, f(&other, "alice"), "keyed by the install secret");
+            assert_ne!(v, f(&k, "bob"), "bound to the input");
+            assert_ne!(v, [0; 32]);
+            assert_ne!(v, [1; 32]);
+            all.push(v);
+        }
+        all.sort_unstable();
+        all.dedup();
+        assert_eq!(all.len(), fns.len(), "one context per use");
+        // The unkeyed blake3 of the input is none of them.
+        let plain = *blake3::hash(b"alice").as_bytes();
+        assert!(!all.contains(&plain));
+    }
+
+    #[test]
+    fn profile_ref_is_short_hex_and_keyed() {
+        let k = keys(1);
+        let r = k.profile_ref("alice");
+        assert_eq!(r.len(), 12);
+        assert!(r.bytes().all(|b| b.is_ascii_hexdigit()));
+        assert_eq!(r, keys(1).profile_ref("alice"));
+        assert_ne!(r, k.profile_ref("bob"));
+        assert_ne!(r, keys(2).profile_ref("alice"));
+    }
+}

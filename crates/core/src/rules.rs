@@ -116,4 +116,24 @@ mod tests {
         assert_eq!(Bucket::parse("signup").unwrap(), Bucket::Signup);
         assert!(Bucket::parse("Signup").is_err());
     }
+
+    #[test]
+    fn verifiers_must_be_hex_in_range() {
+        assert!(valid_verifier("02"));
+        assert!(valid_verifier("ab12"));
+        for bad in ["", "00", "01", "2", "zz", "not hex"] {
+            assert!(!valid_verifier(bad), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn bucket_names_round_trip() {
+        for b in [Bucket::Profile, Bucket::Signup] {
+            assert_eq!(Bucket::parse(b.name()).unwrap(), b);
+        }
+        assert_eq!(Bucket::Profile.name(), "profile");
+        assert_eq!(Bucket::Signup.name(), "signup");
+        assert_eq!(Bucket::parse("profile").unwrap(), Bucket::Profile);
+        assert!(matches!(Bucket::parse("xyzzy"), Err(Error::UnknownBucket)));
+    }
 }

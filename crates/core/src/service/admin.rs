@@ -126,3 +126,204 @@ impl Service {
             .map_err(|e| (None, e))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use zkppd_srp::client;
+
+    use super::*;
+    use crate::keys::session_token_hash;
+    use crate::lockout::Counter;
+    use crate::service::Limits;
+    use crate::service::fixture::Fixture;
+    use crate::session::format_expiry;
+    use crate::store::{Session, Store};
+
+    const HOUR: i64 = 3_600_000;
+
+    fn fixture() -> Fixture {
+        let f = Fixture::new(Limits::default());
+        f.add_profile("alice");
+        f.add_profile("bob");
+        f
+    }
+
+    fn plant(f: &Fixture, id: &str, token: &str, expires_ms: i64) {
+        let verifier = f.store.profile(id).unwrap().unwrap().verifier.clone();
+        let session = Session {
+            profile_id: id.to_owned(),
+            expiry: format_expiry(expires_ms),
+            expires_ms,
+            created_ms: now_ms(),
+        };
+        let hash = session_token_hash(token);
+        assert!(
+            f.store
+                .create_session(&hash, &session, 16, &verifier)
+                .unwrap()
+        );
+    }
+
+    fn stored(f: &Fixture, token: &str) -> bool {
+        f.store
+            .session(&session_token_hash(token))
+            .unwrap()
+            .is_some()
+    }
+
+    fn wal_len(f: &Fixture) -> u64 {
+        let mut wal = f.store.path().as_os_str().to_owned();
+        wal.push("-wal");
+        std::fs::metadata(wal).map_or(0, |m| m.len())
+    }
+
+    fn line(n: usize, id: &str) -> (usize, String, String, String) {
+        let salt = client::generate_salt();
+        let x = client::derive_private_key(&salt, id, "pw");
+        (n, id.to_owned(), client::derive_verifier(&x), salt)
+    }
+
+    #[tokio::test]
+    async fn live_sessions_counts_only_unexpired_ones() {
+        let f = fixture();
+        plant(&f, "alice", "a1", now_ms() + HOUR);
+        plant(&f, "alice", "a2", now_ms() + HOUR);
+        plant(&f, "bob", "b1", now_ms() - 1000);
+        assert_eq!(f.service.live_sessions().await.unwrap(), 2);
+    }
+
+    #[tokio::test]
+    async fn sweep_purges_sessions_expired_over_a_day_and_idle_lockouts() {
+        let f = fixture();
+        let now = now_ms();
+        plant(&f, "alice", "live", now + HOUR);
+        plant(&f, "alice", "recent", now - 2 * HOUR);
+        plant(&f, "bob", "old", now - 25 * HOUR);
+        plant(&f, "bob", "older", now - 48 * HOUR);
+        let counter = |last| Counter {
+            failures: 1,
+            locked_until_ms: 0,
+            last_failure_ms: last,
+        };
+        f.store
+            .save_lockout(&[1; 32], &counter(now - 2 * HOUR))
+            .unwrap();
+        f.store
+            .save_lockout(&[2; 32], &counter(now - 60_000))
+            .unwrap();
+        assert_eq!(f.service.sweep().await.unwrap(), 2);
+        assert!(stored(&f, "live") && stored(&f, "recent"));
+        assert!(!stored(&f, "old") && !stored(&f, "older"));
+        assert!(f.store.lockout(&[1; 32]).unwrap().is_none(), "idle: purged");
+        assert!(f.store.lockout(&[2; 32]).unwrap().is_some(), "recent: kept");
+        assert_eq!(f.service.sweep().await.unwrap(), 0);
+    }
+
+    #[tokio::test]
+    async fn health_fails_when_the_file_is_gone() {
+        let f = fixture();
+        let moved = f.store.path().with_extension("moved");
+        std::fs::rename(f.store.path(), &moved).unwrap();
+        // The file checks run at most once a second: wait out the last.
+        std::thread::sleep(std::time::Duration::from_millis(1100));
+        assert!(f.service.health().await.is_err());
+    }
+
+    #[tokio::test]
+    async fn maintain_empties_the_wal_after_a_sign_up() {
+        let f = fixture();
+        f.service
+            .fill("profile", vec!["invite".to_owned()])
+            .await
+            .unwrap();
+        f.service
+            .fill("signup", vec!["tok".to_owned()])
+            .await
+            .unwrap();
+        let (_, id, verifier, salt) = line(1, "carol");
+        let req = crate::service::signup::SignUp {
+            profile_id: id,
+            profile_token: "invite".to_owned().into(),
+            verifier: verifier.into(),
+            salt,
+        };
+        assert_eq!(f.service.sign_up(req).await.unwrap(), "tok");
+        assert!(wal_len(&f) > 0, "the sign-up is in the WAL");
+        f.service.maintain().await.unwrap();
+        assert_eq!(wal_len(&f), 0, "the handed-out token is gone from the WAL");
+    }
+
+    #[tokio::test]
+    async fn close_empties_the_wal() {
+        let f = fixture();
+        plant(&f, "alice", "a1", now_ms() + HOUR);
+        assert!(wal_len(&f) > 0);
+        f.service.close().await.unwrap();
+        assert_eq!(wal_len(&f), 0);
+    }
+
+    #[tokio::test]
+    async fn delete_profile_ends_its_sessions() {
+        let f = fixture();
+        plant(&f, "alice", "a1", now_ms() + HOUR);
+        plant(&f, "alice", "a2", now_ms() + HOUR);
+        plant(&f, "bob", "b1", now_ms() + HOUR);
+        assert_eq!(f.service.delete_profile("alice").await.unwrap(), 2);
+        assert!(f.store.profile("alice").unwrap().is_none());
+        assert!(!stored(&f, "a1") && stored(&f, "b1"));
+        assert!(matches!(
+            f.service.delete_profile("alice").await,
+            Err(Error::NoSuchProfile(_))
+        ));
+        assert_eq!(f.service.delete_profile("bob").await.unwrap(), 1);
+    }
+
+    #[tokio::test]
+    async fn revoke_sessions_counts_what_it_ended() {
+        let f = fixture();
+        plant(&f, "alice", "a1", now_ms() + HOUR);
+        plant(&f, "alice", "a2", now_ms() + HOUR);
+        plant(&f, "bob", "b1", now_ms() + HOUR);
+        assert_eq!(f.service.revoke_sessions("alice").await.unwrap(), 2);
+        assert!(!stored(&f, "a2") && stored(&f, "b1"));
+        assert_eq!(f.service.revoke_sessions("bob").await.unwrap(), 1);
+        assert!(f.store.profile("alice").unwrap().is_some());
+    }
+
+    #[tokio::test]
+    async fn list_and_import_profiles() {
+        let f = Fixture::new(Limits::default());
+        let count = f
+            .service
+            .import_profiles(vec![line(1, "x"), line(2, "y")])
+            .await
+            .unwrap();
+        assert_eq!(count.imported, 2);
+        let ids: Vec<_> = f
+            .service
+            .list_profiles()
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|p| p.id)
+            .collect();
+        assert_eq!(ids, ["x", "y"]);
+        let mut bad = line(2, "z");
+        bad.2 = "zz".to_owned();
+        assert!(matches!(
+            f.service.import_profiles(vec![line(1, "w"), bad]).await,
+            Err((Some(2), Error::Malformed("zkpp")))
+        ));
+        let mut bad = line(3, "z");
+        bad.3 = "z".to_owned();
+        assert!(matches!(
+            f.service.import_profiles(vec![bad]).await,
+            Err((Some(3), Error::Malformed("salt")))
+        ));
+        assert!(matches!(
+            f.service.import_profiles(vec![line(4, "")]).await,
+            Err((Some(4), Error::InvalidProfileId))
+        ));
+        assert!(f.store.profile("w").unwrap().is_none(), "all or nothing");
+    }
+}

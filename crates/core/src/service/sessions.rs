@@ -293,3 +293,330 @@ impl Service {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use zkppd_srp::client;
+
+    use super::*;
+    use crate::service::Limits;
+    use crate::service::fixture::{Fixture, PASSWORD};
+    use crate::store::Store;
+
+    const MIN: i64 = 60_000;
+
+    fn fixture() -> Fixture {
+        let f = Fixture::new(Limits::default());
+        f.add_profile("alice");
+        f.add_profile("bob");
+        f
+    }
+
+    /// Stores a session of `id` under `token` directly; its expiry string.
+    fn plant(f: &Fixture, id: &str, token: &str, expires_ms: i64, created_ms: i64) -> String {
+        let verifier = f.store.profile(id).unwrap().unwrap().verifier.clone();
+        let session = Session {
+            profile_id: id.to_owned(),
+            expiry: format_expiry(expires_ms),
+            expires_ms,
+            created_ms,
+        };
+        assert!(
+            f.store
+                .create_session(&session_token_hash(token), &session, 16, &verifier)
+                .unwrap()
+        );
+        session.expiry
+    }
+
+    fn live(f: &Fixture, id: &str, token: &str) -> String {
+        plant(f, id, token, now_ms() + 10 * MIN, now_ms())
+    }
+
+    fn new_password(id: &str, password: &str) -> (String, String) {
+        let salt = client::generate_salt();
+        let x = client::derive_private_key(&salt, id, password);
+        (client::derive_verifier(&x), salt)
+    }
+
+    #[tokio::test]
+    async fn verify_needs_token_profile_and_expiry_to_match() {
+        let f = fixture();
+        let e = live(&f, "alice", "tok-a");
+        let gone = plant(&f, "alice", "tok-old", now_ms() - MIN, now_ms() - 2 * MIN);
+        let s = &f.service;
+        assert_eq!(s.verify("alice", "tok-a", &e).await.unwrap(), "alice");
+        assert!(matches!(
+            s.verify("bob", "tok-a", &e).await,
+            Err(Error::InvalidSession)
+        ));
+        assert!(matches!(
+            s.verify("alice", "tok-a", &gone).await,
+            Err(Error::InvalidSession)
+        ));
+        assert!(matches!(
+            s.verify("alice", "tok-x", &e).await,
+            Err(Error::InvalidSession)
+        ));
+        assert!(matches!(
+            s.verify("bob", "tok-old", &gone).await,
+            Err(Error::InvalidSession)
+        ));
+        assert!(matches!(
+            s.verify("alice", "tok-old", &gone).await,
+            Err(Error::ExpiredSession)
+        ));
+        assert!(matches!(
+            s.verify("", "tok-a", &e).await,
+            Err(Error::InvalidProfileId)
+        ));
+    }
+
+    #[tokio::test]
+    async fn a_real_sign_in_verifies() {
+        let f = fixture();
+        let signed = f.sign_in("alice", PASSWORD).await.unwrap();
+        let answer = f
+            .service
+            .verify("alice", &signed.auth_token, &signed.auth_expiry)
+            .await
+            .unwrap();
+        assert_eq!(answer, "alice");
+        assert_eq!(
+            f.service.authenticate(&signed.auth_token).await.unwrap(),
+            "alice"
+        );
+    }
+
+    #[tokio::test]
+    async fn authenticate_takes_live_tokens_up_to_the_length_cap() {
+        let f = fixture();
+        let long = "t".repeat(MAX_TOKEN_LEN);
+        let too_long = "t".repeat(MAX_TOKEN_LEN + 1);
+        live(&f, "bob", &long);
+        live(&f, "bob", &too_long);
+        live(&f, "bob", "");
+        live(&f, "alice", "short");
+        plant(&f, "alice", "expired", now_ms() - MIN, now_ms() - 2 * MIN);
+        let s = &f.service;
+        assert_eq!(s.authenticate(&long).await.unwrap(), "bob");
+        assert_eq!(s.authenticate("short").await.unwrap(), "alice");
+        for refused in [too_long.as_str(), "", "expired", "unknown"] {
+            assert!(
+                matches!(s.authenticate(refused).await, Err(Error::InvalidSession)),
+                "{refused:?}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn sign_out_ends_only_that_session() {
+        let f = fixture();
+        let e1 = live(&f, "alice", "one");
+        let e2 = live(&f, "alice", "two");
+        let old = plant(&f, "alice", "old", now_ms() - MIN, now_ms() - 2 * MIN);
+        let s = &f.service;
+        s.sign_out("alice", "one", &e1).await.unwrap();
+        assert!(matches!(
+            s.verify("alice", "one", &e1).await,
+            Err(Error::InvalidSession)
+        ));
+        assert_eq!(s.verify("alice", "two", &e2).await.unwrap(), "alice");
+        assert!(matches!(
+            s.sign_out("alice", "one", &e1).await,
+            Err(Error::InvalidSession)
+        ));
+        assert!(matches!(
+            s.sign_out("bob", "two", &e2).await,
+            Err(Error::InvalidSession)
+        ));
+        assert!(matches!(
+            s.sign_out("alice", "old", &old).await,
+            Err(Error::ExpiredSession)
+        ));
+        assert!(matches!(
+            s.sign_out("", "two", &e2).await,
+            Err(Error::InvalidProfileId)
+        ));
+    }
+
+    #[tokio::test]
+    async fn sign_out_all_ends_every_session_of_the_profile() {
+        let f = fixture();
+        let e1 = live(&f, "alice", "one");
+        let e2 = live(&f, "alice", "two");
+        let eb = live(&f, "bob", "bob's");
+        let s = &f.service;
+        assert!(matches!(
+            s.sign_out_all("alice", "nope", &e1).await,
+            Err(Error::InvalidSession)
+        ));
+        assert_eq!(s.sign_out_all("alice", "one", &e1).await.unwrap(), 2);
+        assert!(matches!(
+            s.verify("alice", "two", &e2).await,
+            Err(Error::InvalidSession)
+        ));
+        assert_eq!(s.verify("bob", "bob's", &eb).await.unwrap(), "bob");
+        assert_eq!(s.sign_out_all("bob", "bob's", &eb).await.unwrap(), 1);
+    }
+
+    #[tokio::test]
+    async fn sessions_lists_the_live_ones_and_marks_the_caller() {
+        let f = fixture();
+        let now = now_ms();
+        let e1 = plant(&f, "alice", "one", now + 10 * MIN, now - 2000);
+        let e2 = plant(&f, "alice", "two", now + 20 * MIN, now - 1000);
+        live(&f, "bob", "bob's");
+        plant(&f, "alice", "old", now - MIN, now - 2 * MIN);
+        let list = f.service.sessions("alice", "one", &e1).await.unwrap();
+        assert_eq!(
+            list,
+            vec![
+                SessionInfo {
+                    created: format_expiry(now - 1000),
+                    expiry: e2.clone(),
+                    current: false,
+                },
+                SessionInfo {
+                    created: format_expiry(now - 2000),
+                    expiry: e1.clone(),
+                    current: true,
+                },
+            ]
+        );
+        let list = f.service.sessions("alice", "two", &e2).await.unwrap();
+        assert_eq!(
+            list.iter().map(|i| i.current).collect::<Vec<_>>(),
+            [true, false]
+        );
+    }
+
+    #[tokio::test]
+    async fn change_password_needs_a_fresh_session_and_valid_fields() {
+        let f = fixture();
+        let now = now_ms();
+        let fresh = live(&f, "alice", "fresh");
+        let other = live(&f, "alice", "other");
+        let stale = plant(&f, "alice", "stale", now + 10 * MIN, now - 6 * MIN);
+        let (v, salt) = new_password("alice", "new pw");
+        let s = &f.service;
+        assert!(matches!(
+            s.change_password("alice", "stale", &stale, &v, &salt).await,
+            Err(Error::StaleSession)
+        ));
+        assert!(matches!(
+            s.change_password("alice", "fresh", &fresh, "zz", &salt)
+                .await,
+            Err(Error::Malformed("zkpp"))
+        ));
+        assert!(matches!(
+            s.change_password("alice", "fresh", &fresh, &v, "z").await,
+            Err(Error::Malformed("salt"))
+        ));
+        assert!(matches!(
+            s.change_password("alice", "nope", &fresh, &v, &salt).await,
+            Err(Error::InvalidSession)
+        ));
+        assert_ne!(f.store.profile("alice").unwrap().unwrap().verifier, v);
+        s.change_password("alice", "fresh", &fresh, &v, &salt)
+            .await
+            .unwrap();
+        let stored = f.store.profile("alice").unwrap().unwrap();
+        assert_eq!(
+            (stored.verifier.as_str(), stored.salt.as_str()),
+            (v.as_str(), salt.as_str())
+        );
+        assert_eq!(s.verify("alice", "fresh", &fresh).await.unwrap(), "alice");
+        assert!(matches!(
+            s.verify("alice", "other", &other).await,
+            Err(Error::InvalidSession)
+        ));
+        f.sign_in("alice", "new pw").await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn delete_own_profile_needs_a_fresh_session() {
+        let f = fixture();
+        let now = now_ms();
+        let stale = plant(&f, "alice", "stale", now + 10 * MIN, now - 6 * MIN);
+        let fresh = live(&f, "alice", "fresh");
+        let s = &f.service;
+        assert!(matches!(
+            s.delete_own_profile("alice", "stale", &stale).await,
+            Err(Error::StaleSession)
+        ));
+        assert!(f.store.profile("alice").unwrap().is_some());
+        s.delete_own_profile("alice", "fresh", &fresh)
+            .await
+            .unwrap();
+        assert!(f.store.profile("alice").unwrap().is_none());
+        assert!(matches!(
+            s.verify("alice", "fresh", &fresh).await,
+            Err(Error::InvalidSession)
+        ));
+        assert!(f.store.profile("bob").unwrap().is_some());
+    }
+
+    #[tokio::test]
+    async fn a_reset_token_sets_the_password_once() {
+        let f = fixture();
+        let e = live(&f, "alice", "tok");
+        let s = &f.service;
+        assert!(matches!(
+            s.issue_reset_token("nobody", Duration::from_secs(60)).await,
+            Err(Error::NoSuchProfile(_))
+        ));
+        let token = s
+            .issue_reset_token("alice", Duration::from_secs(60))
+            .await
+            .unwrap();
+        assert_eq!(token.len(), 43);
+        let again = s
+            .issue_reset_token("alice", Duration::from_secs(60))
+            .await
+            .unwrap();
+        assert_ne!(*token, *again, "random");
+        let (v, salt) = new_password("alice", "reset pw");
+        // The older token was replaced; a wrong one is refused.
+        for wrong in [token.as_str(), "", "xyzzy"] {
+            assert!(matches!(
+                s.reset_password("alice", wrong, &v, &salt).await,
+                Err(Error::InvalidSession)
+            ));
+        }
+        assert!(matches!(
+            s.reset_password("alice", &again, "zz", &salt).await,
+            Err(Error::Malformed("zkpp"))
+        ));
+        assert!(matches!(
+            s.reset_password("alice", &again, &v, "z").await,
+            Err(Error::Malformed("salt"))
+        ));
+        s.reset_password("alice", &again, &v, &salt).await.unwrap();
+        assert_eq!(f.store.profile("alice").unwrap().unwrap().verifier, v);
+        assert!(matches!(
+            s.verify("alice", "tok", &e).await,
+            Err(Error::InvalidSession)
+        ));
+        assert!(matches!(
+            s.reset_password("alice", &again, &v, &salt).await,
+            Err(Error::InvalidSession)
+        ));
+        f.sign_in("alice", "reset pw").await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn an_expired_reset_token_is_refused() {
+        let f = fixture();
+        let token = f
+            .service
+            .issue_reset_token("alice", Duration::ZERO)
+            .await
+            .unwrap();
+        let (v, salt) = new_password("alice", "x");
+        assert!(matches!(
+            f.service.reset_password("alice", &token, &v, &salt).await,
+            Err(Error::InvalidSession)
+        ));
+    }
+}

@@ -128,16 +128,144 @@ pub(super) fn take_signup_token(tx: &Connection, slot: i64, len: i64) -> Result<
 }
 
 /// A uniformly random integer in `0..n` (n > 0) from the OS CSPRNG, by
-/// rejection so that no slot is favoured.
+/// rejection so that no slot is favoured. Each draw is rejected with
+/// probability below 1/2, so 128 rejections in a row (2^-128) mean a
+/// broken generator: an error then, rather than a writer turn held forever.
 pub(super) fn random_below(n: u64) -> Result<u64> {
     debug_assert!(n > 0);
     let zone = u64::MAX - (u64::MAX % n);
-    loop {
+    for _ in 0..128 {
         let mut buf = [0u8; 8];
         getrandom::fill(&mut buf).map_err(Error::rng)?;
         let r = u64::from_le_bytes(buf);
         if r < zone {
             return Ok(r % n);
+        }
+    }
+    Err(Error::Internal(
+        "the CSPRNG keeps drawing outside the zone".into(),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::SqliteStore;
+
+    fn tokens(names: &[&str]) -> Vec<String> {
+        names.iter().map(|s| (*s).to_owned()).collect()
+    }
+
+    fn slots(conn: &Connection) -> Vec<(i64, String)> {
+        let mut stmt = conn
+            .prepare("SELECT slot, token FROM signup_tokens ORDER BY slot")
+            .unwrap();
+        stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .map(|r| r.unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn fill_profile_counts_inserted_and_duplicates() {
+        let s = SqliteStore::open(None).unwrap();
+        let conn = s.connection().unwrap();
+        assert_eq!(profile_len(&conn).unwrap(), 0);
+        let c = fill_profile(&conn, &[[1; 32], [2; 32], [1; 32]]).unwrap();
+        assert_eq!((c.inserted, c.duplicates), (2, 1));
+        let c = fill_profile(&conn, &[[2; 32], [3; 32], [4; 32], [5; 32]]).unwrap();
+        assert_eq!((c.inserted, c.duplicates), (3, 1));
+        assert_eq!(profile_len(&conn).unwrap(), 5);
+    }
+
+    #[test]
+    fn a_profile_token_is_usable_once_and_never_refilled() {
+        let s = SqliteStore::open(None).unwrap();
+        let conn = s.connection().unwrap();
+        fill_profile(&conn, &[[1; 32], [2; 32]]).unwrap();
+        assert!(profile_token_usable(&conn, &[1; 32]).unwrap());
+        assert!(!profile_token_usable(&conn, &[9; 32]).unwrap(), "unknown");
+        consume_profile_token(&conn, &[1; 32]).unwrap();
+        assert!(!profile_token_usable(&conn, &[1; 32]).unwrap(), "consumed");
+        assert!(profile_token_usable(&conn, &[2; 32]).unwrap());
+        assert_eq!(profile_len(&conn).unwrap(), 1);
+        // Consuming twice, or an unknown hash, is an error (not silently Ok).
+        assert!(matches!(
+            consume_profile_token(&conn, &[1; 32]),
+            Err(Error::Internal(_))
+        ));
+        assert!(matches!(
+            consume_profile_token(&conn, &[9; 32]),
+            Err(Error::Internal(_))
+        ));
+        // A consumed hash counts as a duplicate on refill: it stays consumed.
+        let c = fill_profile(&conn, &[[1; 32]]).unwrap();
+        assert_eq!((c.inserted, c.duplicates), (0, 1));
+        assert!(!profile_token_usable(&conn, &[1; 32]).unwrap());
+    }
+
+    #[test]
+    fn fill_signup_keeps_slots_dense_and_counts() {
+        let s = SqliteStore::open(None).unwrap();
+        let conn = s.connection().unwrap();
+        assert_eq!(signup_len(&conn).unwrap(), 0);
+        let c = fill_signup(&conn, &tokens(&["a", "b", "a", "c"])).unwrap();
+        assert_eq!((c.inserted, c.duplicates), (3, 1));
+        assert_eq!(signup_len(&conn).unwrap(), 3);
+        let c = fill_signup(&conn, &tokens(&["c", "d", "e"])).unwrap();
+        assert_eq!((c.inserted, c.duplicates), (2, 1));
+        assert_eq!(signup_len(&conn).unwrap(), 5);
+        assert_eq!(
+            slots(&conn),
+            vec![
+                (0, "a".to_owned()),
+                (1, "b".to_owned()),
+                (2, "c".to_owned()),
+                (3, "d".to_owned()),
+                (4, "e".to_owned()),
+            ]
+        );
+    }
+
+    #[test]
+    fn take_signup_token_moves_the_last_into_the_hole() {
+        let s = SqliteStore::open(None).unwrap();
+        let mut conn = s.connection().unwrap();
+        fill_signup(&conn, &tokens(&["a", "b", "c", "d"])).unwrap();
+        assert_eq!(take_signup_token(&conn, 1, 4).unwrap(), "b");
+        assert_eq!(
+            slots(&conn),
+            vec![
+                (0, "a".to_owned()),
+                (1, "d".to_owned()),
+                (2, "c".to_owned())
+            ]
+        );
+        // Taking the last slot moves nothing.
+        assert_eq!(take_signup_token(&conn, 2, 3).unwrap(), "c");
+        assert_eq!(slots(&conn), vec![(0, "a".to_owned()), (1, "d".to_owned())]);
+        assert_eq!(take_signup_token(&conn, 0, 2).unwrap(), "a");
+        assert_eq!(slots(&conn), vec![(0, "d".to_owned())]);
+        let sizes = sizes(&mut conn).unwrap();
+        assert_eq!((sizes.profile, sizes.signup), (0, 1));
+        assert_eq!(take_signup_token(&conn, 0, 1).unwrap(), "d");
+        assert_eq!(signup_len(&conn).unwrap(), 0);
+    }
+
+    #[test]
+    fn random_below_stays_in_range_and_reaches_every_value() {
+        let mut seen = [false; 3];
+        for _ in 0..200 {
+            let r = random_below(3).unwrap();
+            seen[usize::try_from(r).unwrap()] = true;
+        }
+        assert_eq!(seen, [true; 3]);
+        assert_eq!(random_below(1).unwrap(), 0);
+        // Bounds that do not divide 2^64 - 1 (it is 1 mod 7, 15 mod 16).
+        for n in [7, 16, 1000] {
+            for _ in 0..50 {
+                assert!(random_below(n).unwrap() < n);
+            }
         }
     }
 }

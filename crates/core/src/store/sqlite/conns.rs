@@ -155,4 +155,20 @@ mod tests {
         drop((b, c));
         assert_eq!(conns.state().idle.len(), 2);
     }
+
+    #[test]
+    fn a_failed_open_gives_its_place_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let conns = Conns::new(
+            dir.path().join("missing-dir").join("x.db"),
+            |_| Ok(()),
+            1,
+            Duration::from_millis(20),
+        );
+        for _ in 0..3 {
+            let e = conns.get().err().expect("cannot open");
+            assert!(!e.to_string().contains("stayed busy"), "{e}");
+        }
+        assert_eq!(conns.state().open, 0);
+    }
 }

@@ -245,4 +245,43 @@ mod tests {
         let commits = group.commits();
         assert!((1..=32).contains(&commits), "{commits} commits");
     }
+
+    #[test]
+    fn sequential_writes_commit_once_each() {
+        let dir = tempfile::tempdir().unwrap();
+        let conns = Conns::new(
+            dir.path().join("g.db"),
+            init,
+            2,
+            std::time::Duration::from_secs(5),
+        );
+        let group = Group::default();
+        assert_eq!(group.commits(), 0);
+        for i in 0..3i64 {
+            let got = group.write(
+                || conns.get(),
+                move |tx| {
+                    tx.execute_batch("CREATE TABLE IF NOT EXISTS t (x INTEGER)")?;
+                    tx.execute("INSERT INTO t (x) VALUES (?1)", [i])?;
+                    Ok(i * 10)
+                },
+            );
+            assert_eq!(got.unwrap(), i * 10);
+        }
+        assert_eq!(group.commits(), 3);
+    }
+
+    #[test]
+    fn no_connection_fails_the_job_with_that_error() {
+        let group = Group::default();
+        let got: Result<i64> = group.write(
+            || Err(Error::Unavailable("no connection".into())),
+            |_| Ok(1),
+        );
+        match got {
+            Err(Error::Unavailable(text)) => assert_eq!(text, "no connection"),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(group.commits(), 0);
+    }
 }

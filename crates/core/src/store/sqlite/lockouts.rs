@@ -64,3 +64,50 @@ pub(super) fn purge(conn: &Connection, now_ms: i64, idle_before_ms: i64) -> Resu
 pub(super) fn count(conn: &Connection) -> Result<i64> {
     Ok(conn.query_row("SELECT count(*) FROM lockouts", [], |r| r.get(0))?)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::SqliteStore;
+
+    fn counter(failures: u32, locked_until_ms: i64, last_failure_ms: i64) -> Counter {
+        Counter {
+            failures,
+            locked_until_ms,
+            last_failure_ms,
+        }
+    }
+
+    #[test]
+    fn put_get_and_a_zero_streak_removes_the_row() {
+        let s = SqliteStore::open(None).unwrap();
+        let conn = s.connection().unwrap();
+        assert_eq!(count(&conn).unwrap(), 0);
+        put(&conn, &[1; 32], &counter(3, 50, 40)).unwrap();
+        put(&conn, &[2; 32], &counter(1, 0, 10)).unwrap();
+        put(&conn, &[1; 32], &counter(4, 60, 45)).unwrap();
+        assert_eq!(get(&conn, &[1; 32]).unwrap(), Some(counter(4, 60, 45)));
+        assert_eq!(count(&conn).unwrap(), 2);
+        put(&conn, &[2; 32], &counter(0, 0, 0)).unwrap();
+        assert_eq!(get(&conn, &[2; 32]).unwrap(), None);
+        assert_eq!(count(&conn).unwrap(), 1);
+    }
+
+    #[test]
+    fn purge_forgets_only_unlocked_idle_streaks() {
+        let s = SqliteStore::open(None).unwrap();
+        let conn = s.connection().unwrap();
+        put(&conn, &[1; 32], &counter(1, 0, 10)).unwrap(); // idle, unlocked
+        put(&conn, &[2; 32], &counter(2, 0, 20)).unwrap(); // idle, unlocked
+        put(&conn, &[3; 32], &counter(5, 1000, 10)).unwrap(); // still locked
+        put(&conn, &[4; 32], &counter(1, 0, 500)).unwrap(); // recent
+        assert_eq!(purge(&conn, 100, 100).unwrap(), 2);
+        assert_eq!(count(&conn).unwrap(), 2);
+        assert!(get(&conn, &[3; 32]).unwrap().is_some());
+        assert!(get(&conn, &[4; 32]).unwrap().is_some());
+        assert_eq!(purge(&conn, 100, 100).unwrap(), 0);
+        // Once unlocked and idle, it goes too.
+        assert_eq!(purge(&conn, 1000, 501).unwrap(), 2);
+        assert_eq!(count(&conn).unwrap(), 0);
+    }
+}

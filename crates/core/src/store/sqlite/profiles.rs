@@ -127,3 +127,116 @@ pub(super) fn set_record(conn: &Connection, id: &str, record: &Record) -> Result
         .execute([id, &record.verifier, &record.salt])?
         == 1)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::SqliteStore;
+
+    fn record(v: &str) -> Record {
+        Record {
+            verifier: v.to_owned(),
+            salt: format!("salt-{v}"),
+        }
+    }
+
+    fn store() -> SqliteStore {
+        SqliteStore::open(None).unwrap()
+    }
+
+    fn fill(conn: &Connection, invites: &[[u8; 32]], tokens: &[&str]) {
+        buckets::fill_profile(conn, invites).unwrap();
+        let tokens: Vec<String> = tokens.iter().map(|t| (*t).to_owned()).collect();
+        buckets::fill_signup(conn, &tokens).unwrap();
+    }
+
+    #[test]
+    fn sign_up_spends_the_invite_and_draws_a_token() {
+        let s = store();
+        let conn = s.connection().unwrap();
+        fill(&conn, &[[1; 32], [2; 32]], &["only"]);
+        assert_eq!(
+            sign_up(&conn, &[1; 32], "alice", &record("va")).unwrap(),
+            "only"
+        );
+        assert_eq!(get(&conn, "alice").unwrap().unwrap().verifier, "va");
+        assert!(!buckets::profile_token_usable(&conn, &[1; 32]).unwrap());
+        assert_eq!(buckets::signup_len(&conn).unwrap(), 0);
+        // SPEC order: invalid token, duplicate id, empty bucket.
+        assert!(matches!(
+            sign_up(&conn, &[1; 32], "bob", &record("vb")),
+            Err(Error::UnknownProfileToken)
+        ));
+        assert!(matches!(
+            sign_up(&conn, &[9; 32], "alice", &record("vb")),
+            Err(Error::UnknownProfileToken)
+        ));
+        assert!(matches!(
+            sign_up(&conn, &[2; 32], "alice", &record("vb")),
+            Err(Error::DuplicateId)
+        ));
+        assert!(matches!(
+            sign_up(&conn, &[2; 32], "bob", &record("vb")),
+            Err(Error::SignupBucketEmpty)
+        ));
+        // Refusals spend nothing.
+        assert!(buckets::profile_token_usable(&conn, &[2; 32]).unwrap());
+        assert!(get(&conn, "bob").unwrap().is_none());
+        fill(&conn, &[], &["next"]);
+        assert_eq!(
+            sign_up(&conn, &[2; 32], "bob", &record("vb")).unwrap(),
+            "next"
+        );
+    }
+
+    #[test]
+    fn sign_up_draws_each_token_once() {
+        let s = store();
+        let conn = s.connection().unwrap();
+        let invites: Vec<[u8; 32]> = (0..5).map(|n| [n; 32]).collect();
+        fill(&conn, &invites, &["t0", "t1", "t2", "t3", "t4"]);
+        let mut drawn: Vec<String> = invites
+            .iter()
+            .enumerate()
+            .map(|(i, h)| sign_up(&conn, h, &format!("p{i}"), &record("v")).unwrap())
+            .collect();
+        drawn.sort();
+        assert_eq!(drawn, ["t0", "t1", "t2", "t3", "t4"]);
+    }
+
+    #[test]
+    fn list_delete_and_import() {
+        let s = store();
+        let conn = s.connection().unwrap();
+        assert!(list(&conn).unwrap().is_empty());
+        let lines = vec![
+            (1, "b".to_owned(), record("vb")),
+            (2, "a".to_owned(), record("va")),
+        ];
+        let c = import(&conn, &lines).unwrap();
+        assert_eq!((c.imported, c.unchanged), (2, 0));
+        let c = import(&conn, &lines).unwrap();
+        assert_eq!((c.imported, c.unchanged), (0, 2));
+        let ids: Vec<_> = list(&conn).unwrap().into_iter().map(|p| p.id).collect();
+        assert_eq!(ids.len(), 2);
+        assert!(ids.contains(&"a".to_owned()) && ids.contains(&"b".to_owned()));
+        // Same id, another verifier or salt: a conflict naming the line.
+        let mut salt_differs = record("va");
+        salt_differs.salt = "other".to_owned();
+        for (line, r) in [(7, record("vx")), (8, salt_differs)] {
+            match import(&conn, &[(line, "a".to_owned(), r)]) {
+                Err(Error::ImportConflict { line: l, id }) => {
+                    assert_eq!((l, id.as_str()), (line, "a"))
+                }
+                other => panic!("{:?}", other.map(|c| c.imported)),
+            }
+        }
+        assert!(set_record(&conn, "a", &record("new")).unwrap());
+        assert!(!set_record(&conn, "zz", &record("new")).unwrap());
+        assert_eq!(get(&conn, "a").unwrap().unwrap().verifier, "new");
+        assert!(delete(&conn, "a").unwrap());
+        assert!(!delete(&conn, "a").unwrap());
+        assert!(get(&conn, "a").unwrap().is_none());
+        assert_eq!(list(&conn).unwrap().len(), 1);
+    }
+}

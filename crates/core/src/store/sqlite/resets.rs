@@ -43,3 +43,60 @@ pub(super) fn exists(conn: &Connection, id: &str) -> Result<bool> {
         .optional()?
         .is_some())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::SqliteStore;
+
+    fn store() -> SqliteStore {
+        let s = SqliteStore::open(None).unwrap();
+        s.connection()
+            .unwrap()
+            .execute_batch(
+                "INSERT INTO profiles (id, verifier, salt) VALUES ('a', 'va', 's'), ('b', 'vb', 's')",
+            )
+            .unwrap();
+        s
+    }
+
+    #[test]
+    fn a_token_is_taken_once_by_its_profile_before_expiry() {
+        let s = store();
+        let conn = s.connection().unwrap();
+        assert!(!exists(&conn, "a").unwrap());
+        put(&conn, "a", &[1; 32], 100).unwrap();
+        put(&conn, "b", &[1; 32], 100).unwrap();
+        assert!(exists(&conn, "a").unwrap());
+        assert!(!take(&conn, "a", &[2; 32], 0).unwrap(), "wrong token");
+        assert!(!take(&conn, "c", &[1; 32], 0).unwrap(), "wrong profile");
+        assert!(
+            !take(&conn, "a", &[1; 32], 100).unwrap(),
+            "expired at its instant"
+        );
+        assert!(take(&conn, "a", &[1; 32], 99).unwrap());
+        assert!(!take(&conn, "a", &[1; 32], 99).unwrap(), "consumed");
+        assert!(!exists(&conn, "a").unwrap());
+        assert!(exists(&conn, "b").unwrap(), "another profile's is kept");
+    }
+
+    #[test]
+    fn put_replaces_the_older_token() {
+        let s = store();
+        let conn = s.connection().unwrap();
+        put(&conn, "a", &[1; 32], 100).unwrap();
+        put(&conn, "a", &[2; 32], 200).unwrap();
+        assert!(!take(&conn, "a", &[1; 32], 0).unwrap());
+        assert!(take(&conn, "a", &[2; 32], 150).unwrap());
+    }
+
+    #[test]
+    fn deleting_the_profile_deletes_its_token() {
+        let s = store();
+        let conn = s.connection().unwrap();
+        put(&conn, "a", &[1; 32], 100).unwrap();
+        conn.execute("DELETE FROM profiles WHERE id = 'a'", [])
+            .unwrap();
+        assert!(!exists(&conn, "a").unwrap());
+    }
+}
