@@ -116,8 +116,17 @@ impl Lockout {
     /// Puts what the store holds for `key` in memory (unless another
     /// request already did). `Err(seconds)` when memory is full of guesses
     /// in flight: the id is refused rather than left uncounted.
+    #[cfg(test)]
     pub(crate) fn load(&self, key: &[u8; 32], stored: Counter) -> Result<(), u64> {
-        let mut entries = self.lock();
+        self.insert(&mut self.lock(), key, stored)
+    }
+
+    fn insert(
+        &self,
+        entries: &mut HashMap<[u8; 32], Entry>,
+        key: &[u8; 32],
+        stored: Counter,
+    ) -> Result<(), u64> {
         if entries.contains_key(key) {
             return Ok(());
         }
@@ -146,12 +155,44 @@ impl Lockout {
         Ok(())
     }
 
+    /// [`Lockout::load`] and [`Lockout::check`] in one critical section,
+    /// so that a flood evicting entries cannot leave `key` unknown again.
+    pub(crate) fn load_and_check(&self, key: &[u8; 32], stored: Counter, now_ms: i64) -> State {
+        let mut entries = self.lock();
+        if let Err(secs) = self.insert(&mut entries, key, stored) {
+            return State::Locked(secs);
+        }
+        match entries.get(key).and_then(|e| e.counter.locked_for(now_ms)) {
+            Some(secs) => State::Locked(secs),
+            None => State::Open,
+        }
+    }
+
+    /// [`Lockout::load`] and [`Lockout::attempt`] in one critical section:
+    /// the entry is pinned before anyone can evict it. Full of guesses in
+    /// flight: refused (fail closed).
+    pub(crate) fn load_and_attempt(&self, key: &[u8; 32], stored: Counter, now_ms: i64) -> Attempt {
+        let mut entries = self.lock();
+        if let Err(secs) = self.insert(&mut entries, key, stored) {
+            return Attempt::Locked(secs);
+        }
+        self.count(&mut entries, key, now_ms)
+    }
+
     /// One guess on `key` (loaded): the lock check and the count in one
     /// critical section. Counts the guess as a failure now (starting a lock
     /// at the fifth) and pins the entry until [`Lockout::finish`]. `Open`
     /// carries the failures the store held before this guess.
     pub(crate) fn attempt(&self, key: &[u8; 32], now_ms: i64) -> Attempt {
-        let mut entries = self.lock();
+        self.count(&mut self.lock(), key, now_ms)
+    }
+
+    fn count(
+        &self,
+        entries: &mut HashMap<[u8; 32], Entry>,
+        key: &[u8; 32],
+        now_ms: i64,
+    ) -> Attempt {
         let Some(entry) = entries.get_mut(key) else {
             return Attempt::Unknown;
         };
@@ -246,6 +287,43 @@ mod tests {
         let mut k = [0u8; 32];
         k[..4].copy_from_slice(&n.to_le_bytes());
         k
+    }
+
+    #[test]
+    fn loading_and_counting_pin_the_entry_in_one_step() {
+        let l = Lockout::new(2);
+        l.load(&key(1), Counter::default()).unwrap();
+        l.load(&key(2), Counter::default()).unwrap();
+        // Full of unpinned entries: a new id evicts one and is counted.
+        let stored = Counter {
+            failures: 4,
+            locked_until_ms: 0,
+            last_failure_ms: 0,
+        };
+        assert!(matches!(
+            l.load_and_attempt(&key(3), stored, 10),
+            Attempt::Counted { prior: 4 }
+        ));
+        assert_eq!(l.len(), 2);
+        // The fifth failure locked it, before any proof.
+        assert!(matches!(l.check(&key(3), 10), State::Locked(1)));
+        assert!(matches!(
+            l.load_and_check(&key(3), Counter::default(), 10),
+            State::Locked(1)
+        ));
+        // Pinned: another new id takes the other place, then none is left.
+        assert!(matches!(
+            l.load_and_attempt(&key(4), Counter::default(), 10),
+            Attempt::Counted { prior: 0 }
+        ));
+        assert!(matches!(
+            l.load_and_attempt(&key(5), Counter::default(), 10),
+            Attempt::Locked(1)
+        ));
+        assert!(matches!(
+            l.load_and_check(&key(5), Counter::default(), 10),
+            State::Locked(1)
+        ));
     }
 
     #[test]

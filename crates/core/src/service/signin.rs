@@ -75,15 +75,17 @@ impl Service {
                 None => Ok(()),
             };
         }
-        for _ in 0..3 {
-            match self.lockout.check(&key, now_ms()) {
-                State::Open => return Ok(()),
-                State::Locked(secs) => return Err(Error::LockedOut(secs)),
-                State::Unknown => self.load_lockout(key).await?,
+        let state = match self.lockout.check(&key, now_ms()) {
+            State::Unknown => {
+                let stored = self.stored_lockout(key).await?;
+                self.lockout.load_and_check(&key, stored, now_ms())
             }
+            known => known,
+        };
+        match state {
+            State::Locked(secs) => Err(Error::LockedOut(secs)),
+            State::Open | State::Unknown => Ok(()),
         }
-        // Evicted again at once: memory is under a flood; refuse.
-        Err(Error::LockedOut(1))
     }
 
     /// Counts one guess (see `Lockout::attempt`, or `Store::count_guess`
@@ -100,14 +102,19 @@ impl Service {
                 Guess::Locked(secs) => Err(Error::LockedOut(secs)),
             };
         }
-        for _ in 0..3 {
-            match self.lockout.attempt(&key, now_ms()) {
-                Attempt::Counted { prior } => return Ok(prior),
-                Attempt::Locked(secs) => return Err(Error::LockedOut(secs)),
-                Attempt::Unknown => self.load_lockout(key).await?,
+        let attempt = match self.lockout.attempt(&key, now_ms()) {
+            Attempt::Unknown => {
+                let stored = self.stored_lockout(key).await?;
+                self.lockout.load_and_attempt(&key, stored, now_ms())
             }
+            known => known,
+        };
+        match attempt {
+            Attempt::Counted { prior } => Ok(prior),
+            Attempt::Locked(secs) => Err(Error::LockedOut(secs)),
+            // The entry was inserted in the same critical section.
+            Attempt::Unknown => Err(Error::Internal("a lockout entry vanished".into())),
         }
-        Err(Error::LockedOut(1))
     }
 
     /// Ends a guess begun by [`Service::begin_guess`], on the thread of the
@@ -135,11 +142,12 @@ impl Service {
         }
     }
 
-    async fn load_lockout(&self, key: [u8; 32]) -> Result<()> {
-        let stored = self.store(move |s| s.lockout(&key)).await?;
-        self.lockout
-            .load(&key, stored.unwrap_or_default())
-            .map_err(Error::LockedOut)
+    /// The streak the store keeps for `key` (none: no failures).
+    async fn stored_lockout(&self, key: [u8; 32]) -> Result<Counter> {
+        Ok(self
+            .store(move |s| s.lockout(&key))
+            .await?
+            .unwrap_or_default())
     }
 
     /// Forgets the pending handshake of `id`, wherever it is kept.
