@@ -290,6 +290,15 @@ mod tests {
     }
 
     #[test]
+    fn locks_counted_by_a_shared_store_reach_the_metric() {
+        let l = Lockout::new(1);
+        assert_eq!(l.locks_started(), 0);
+        l.note_lock_started();
+        l.note_lock_started();
+        assert_eq!(l.locks_started(), 2);
+    }
+
+    #[test]
     fn loading_and_counting_pin_the_entry_in_one_step() {
         let l = Lockout::new(2);
         l.load(&key(1), Counter::default()).unwrap();
