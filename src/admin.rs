@@ -186,11 +186,17 @@ fn sudo_user() -> Option<String> {
 
 /// Runs one core service call to completion on a small runtime of its own.
 fn call<T>(store: &Opened, f: impl AsyncFnOnce(&Service) -> Result<T, Error>) -> Result<T, String> {
+    run_service(store, f)?.map_err(|e| e.to_string())
+}
+
+/// [`call`] keeping the service's own error type (an import's carries the
+/// line it failed on).
+fn run_service<R>(store: &Opened, f: impl AsyncFnOnce(&Service) -> R) -> Result<R, String> {
     let service = Service::new(store.store(), Limits::default());
     let runtime = tokio::runtime::Builder::new_current_thread()
         .build()
         .map_err(|e| format!("cannot start a runtime: {e}"))?;
-    runtime.block_on(f(&service)).map_err(|e| e.to_string())
+    Ok(runtime.block_on(f(&service)))
 }
 
 fn write(out: &mut dyn Write, text: std::fmt::Arguments<'_>) -> Result<(), String> {
@@ -566,11 +572,7 @@ fn profile_import(args: &DbArgs, file: Option<&Path>, out: &mut dyn Write) -> Re
         lines.push((n, p.profile_id, p.zkpp, p.salt));
     }
     let store = open(args, true)?;
-    let service = Service::new(store.store(), Limits::default());
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .build()
-        .map_err(|e| format!("cannot start a runtime: {e}"))?;
-    let result = runtime.block_on(service.import_profiles(lines));
+    let result = run_service(&store, async |s| s.import_profiles(lines).await)?;
     match &result {
         Ok(c) => {
             tracing::info!(target: "audit", op = "profile_import", outcome = "ok", via = "cli", uid = uid(), sudo_user = sudo_user().as_deref(), imported = c.imported, unchanged = c.unchanged)

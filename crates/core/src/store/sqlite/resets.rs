@@ -1,7 +1,7 @@
 //! SQL of the `reset_tokens` table: at most one operator reset token per
 //! profile, kept as a keyed hash with its expiry.
 
-use rusqlite::{Connection, OptionalExtension};
+use rusqlite::Connection;
 
 use crate::Result;
 
@@ -34,9 +34,10 @@ pub(super) fn take(conn: &Connection, id: &str, hash: &[u8; 32], now_ms: i64) ->
         == 1)
 }
 
-/// Whether a profile has a reset token (for tests and `check`).
-#[allow(dead_code)]
+/// Whether a profile has a reset token (the tests' view of the table).
+#[cfg(test)]
 pub(super) fn exists(conn: &Connection, id: &str) -> Result<bool> {
+    use rusqlite::OptionalExtension;
     Ok(conn
         .prepare_cached("SELECT 1 FROM reset_tokens WHERE profile_id = ?1")?
         .query_row([id], |_| Ok(()))
