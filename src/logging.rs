@@ -6,7 +6,6 @@
 use std::io::Write;
 use std::process::ExitCode;
 
-use tracing_appender::non_blocking::WorkerGuard;
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::reload;
 use zkppd::config::{LogFormat, check_log_level};
@@ -27,7 +26,7 @@ pub(crate) fn filter(level: &str) -> Result<EnvFilter, String> {
 pub(crate) fn init_server(
     format: LogFormat,
     level: &str,
-) -> (SetLevel, WorkerGuard, Result<(), String>) {
+) -> (SetLevel, crate::logbuf::Flush, Result<(), String>) {
     let (initial, checked) = match filter(level) {
         Ok(f) => (f, Ok(())),
         Err(e) => (EnvFilter::new("error"), Err(e)),
@@ -35,17 +34,10 @@ pub(crate) fn init_server(
     // Colours only on a terminal: journald and collectors get plain text.
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr())
         && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
-    // Log lines (one access line per request) are written by a thread of
-    // their own, buffered and flushed whenever it catches up: a request
-    // never waits on a write to stderr. Not lossy: a full queue makes the
-    // logger wait rather than drop a line; the guard writes out the rest
-    // when it is dropped (serving ended).
-    // 8,192 queued lines: the default 128,000 preallocates ~4 MB of slots.
-    let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
-        .buffered_lines_limit(8_192)
-        .lossy(false)
-        .thread_name("zkppd-log")
-        .finish(std::io::BufWriter::new(std::io::stderr()));
+    // Log lines (one access line per request) are written in batches by a
+    // thread of their own (see `logbuf`): a request never waits on stderr;
+    // the guard writes out the rest when it is dropped (serving ended).
+    let (writer, guard) = crate::logbuf::start(std::io::stderr());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(initial)
         .with_ansi(ansi)

@@ -5,6 +5,7 @@
 mod admin;
 mod assets;
 mod healthcheck;
+mod logbuf;
 mod logging;
 mod systemd;
 

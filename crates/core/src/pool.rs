@@ -1,5 +1,5 @@
-//! Where blocking work runs: [`run_blocking`] for storage calls, and the
-//! small [`CryptoPool`] for the big-number work of sign-in, capped below the
+//! Where slow work runs: [`run_blocking`] for storage calls, and the
+//! [`CryptoPool`] turn for the big-number work of sign-in, capped below the
 //! core count so that a sign-in storm cannot starve the cheap routes
 //! (`/v1/verify` stays fast while sign-ins queue here).
 
@@ -23,6 +23,11 @@ where
     }
 }
 
+/// The sign-in math's turn: at most `threads` jobs at once, each run on the
+/// async worker that asked. A job takes about a millisecond, less than the
+/// two thread wake-ups a hand-off to another thread costs per job under
+/// load; the cap (one less than the cores) keeps a worker free for the
+/// cheap routes, so `/v1/verify` stays fast while sign-ins queue here.
 #[derive(Clone)]
 pub(crate) struct CryptoPool {
     permits: Arc<Semaphore>,
@@ -44,36 +49,31 @@ impl CryptoPool {
             .max(1)
     }
 
-    /// Runs `f` under a permit, then `then` on the same blocking thread
-    /// after giving the permit back: follow-up I/O (a database write and
-    /// its fsync) neither holds up the next sign-in's math nor costs a
-    /// second thread hand-off.
+    /// Runs `f` (pure computation: no I/O, no lock held long) on this
+    /// worker under a permit, then `then` on the blocking pool after giving
+    /// the permit back: follow-up I/O (a database write and its fsync)
+    /// neither holds up the next sign-in's math nor an async worker.
     pub(crate) async fn run_then<A, T, F, G>(&self, f: F, then: G) -> Result<T>
     where
+        A: Send + 'static,
         T: Send + 'static,
-        F: FnOnce() -> A + Send + 'static,
+        F: FnOnce() -> A,
         G: FnOnce(A) -> Result<T> + Send + 'static,
     {
-        let permit = self
-            .permits
-            .clone()
-            .acquire_owned()
-            .await
-            .map_err(|_| Error::Internal("crypto pool closed".into()))?;
-        run_blocking(move || {
-            let a = f();
-            drop(permit);
-            then(a)
-        })
-        .await
+        let a = self.run(f).await?;
+        run_blocking(move || then(a)).await
     }
 
-    /// [`CryptoPool::run_then`] without follow-up work.
+    /// Runs `f` (pure computation) on this worker under a permit.
     pub(crate) async fn run<T, F>(&self, f: F) -> Result<T>
     where
-        T: Send + 'static,
-        F: FnOnce() -> Result<T> + Send + 'static,
+        F: FnOnce() -> T,
     {
-        self.run_then(f, |r| r).await
+        let _permit = self
+            .permits
+            .acquire()
+            .await
+            .map_err(|_| Error::Internal("crypto pool closed".into()))?;
+        Ok(f())
     }
 }

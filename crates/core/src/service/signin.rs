@@ -12,7 +12,7 @@ use crate::handshakes::Handshake;
 use crate::keys::{Keys, session_token_hash};
 use crate::lockout::{Attempt, Counter, Lockout, State};
 use crate::session::{self, now_ms};
-use crate::store::{Guess, InstallSecret, PendingHandshake, Session, Store};
+use crate::store::{Guess, InstallSecret, PendingHandshake, Record, Session, Store};
 use crate::{Error, Result, rules};
 
 /// Step 1's answer: B (512 lowercase hex) and the profile's salt as stored.
@@ -150,6 +150,19 @@ impl Service {
             .unwrap_or_default())
     }
 
+    /// `id`'s stored record: read on this worker when the store can answer
+    /// without blocking (a thread hand-off costs more than the read), else
+    /// off the async workers.
+    async fn profile_of(&self, id: &str) -> Result<Option<Record>> {
+        match self.store.profile_now(id) {
+            Some(answer) => answer,
+            None => {
+                let id = id.to_owned();
+                self.store(move |s| s.profile(&id)).await
+            }
+        }
+    }
+
     /// Forgets the pending handshake of `id`, wherever it is kept.
     pub(super) async fn drop_handshake(&self, id: &str) -> Result<()> {
         if self.shared {
@@ -203,14 +216,15 @@ impl Service {
         let lock_key = self.keys.lockout_key(&profile_id);
         self.check_lock(lock_key).await?;
 
-        // One job on the crypto pool: look the profile up, then compute B
-        // from its verifier or, for an unknown id, from a fake one.
-        let (store, lockout) = (self.store.clone(), self.lockout.clone());
+        // The profile's record (a primary-key read, on this worker when the
+        // store can), then B from its verifier or, for an unknown id, from
+        // a fake one, in the crypto turn.
+        let record = self.profile_of(&profile_id).await?;
+        let lockout = self.lockout.clone();
         let (fake_verifier, fake_salt) = (
             self.keys.fake_verifier(&profile_id),
             self.keys.fake_salt(&profile_id),
         );
-        let id = profile_id.clone();
         // On a shared store b comes from a nonce (kept in the row) under a
         // key that is not in the database.
         let row_key = self.keys.handshake_key(&profile_id);
@@ -231,7 +245,7 @@ impl Service {
                 if let State::Locked(secs) = lockout.check(&lock_key, now_ms()) {
                     return Err(Error::LockedOut(secs));
                 }
-                let (verifier, salt, stored) = match store.profile(&id)? {
+                let (verifier, salt, stored) = match record {
                     Some(r) => {
                         let v = srp::Verifier::from_hex(&r.verifier)
                             .ok_or_else(|| Error::Internal("stored verifier is invalid".into()))?;
@@ -253,7 +267,7 @@ impl Service {
                 };
                 Ok((handshake, salt))
             })
-            .await?;
+            .await??;
         // A lock that began while B was computed (a burst of guesses)
         // holds for this step too: no handshake is left pending for it.
         self.check_lock(lock_key).await?;

@@ -146,6 +146,13 @@ pub trait Store: Send + Sync + 'static {
     /// and the profile stored. Any refusal changes nothing.
     fn sign_up(&self, token_hash: &[u8; 32], id: &str, record: &Record) -> Result<String>;
     fn profile(&self, id: &str) -> Result<Option<Record>>;
+    /// [`Store::profile`] on the calling async worker, for stores that can
+    /// answer a primary-key read there without blocking (sign-in step 1's
+    /// lookup, like [`Store::session_now`]); `None`: ask `profile` off the
+    /// async workers instead.
+    fn profile_now(&self, _id: &str) -> Option<Result<Option<Record>>> {
+        None
+    }
     /// Stores profiles as given, in one transaction; an id already stored
     /// with the same record is left alone, one with another is an error.
     fn import_profiles(&self, records: &[(usize, String, Record)]) -> Result<ImportCount>;

@@ -439,6 +439,14 @@ impl Store for SqliteStore {
         self.read(|conn| profiles::get(conn, id))
     }
 
+    /// On this thread's own reader, like [`Store::session_now`].
+    fn profile_now(&self, id: &str) -> Option<Result<Option<Record>>> {
+        match inline::with_reader(self.id, &self.path, |conn| profiles::get(conn, id)) {
+            Err(Error::Unavailable(_)) => None,
+            answer => Some(answer),
+        }
+    }
+
     fn import_profiles(&self, records: &[(usize, String, Record)]) -> Result<ImportCount> {
         let records = records.to_vec();
         self.write(move |conn| profiles::import(conn, &records))
