@@ -15,11 +15,14 @@
 
 pub mod db;
 pub mod http;
-pub mod postgres;
 pub mod process;
 pub mod serial;
 pub mod server;
 pub mod srp;
+
+/// The PostgreSQL fixture, from its own crate (zkppd-core's tests use it
+/// too, and cannot depend on this kit).
+pub use zkppd_pgtest as postgres;
 
 pub use http::{Failure, Http, Reply};
 pub use process::{Process, Signal, Spawn};

@@ -9,6 +9,10 @@
 //! [`Postgres::database`]); the last one to drop it stops it. The server
 //! is started from one long-lived thread with a parent-death signal, so
 //! that a test run that dies does not leave it running.
+//!
+//! A crate of its own that depends on no zkppd crate, so that zkppd-core's
+//! tests use it as well as the root package's (through zkppd-testkit,
+//! which re-exports it as `zkppd_testkit::postgres`).
 
 use std::io;
 use std::path::{Path, PathBuf};
