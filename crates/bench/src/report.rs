@@ -579,7 +579,11 @@ pub(crate) fn markdown(r: &Report) -> String {
     let m = &r.machine;
     let day = m.date.get(..10).unwrap_or(&m.date);
     // Writing to a String cannot fail.
-    let _ = writeln!(o, "### Benchmarks ({day})");
+    if r.rows.iter().any(|row| row.scenario.ends_with("@postgres")) {
+        let _ = writeln!(o, "### Benchmarks on SQLite and PostgreSQL ({day})");
+    } else {
+        let _ = writeln!(o, "### Benchmarks ({day})");
+    }
     let _ = writeln!(o);
     let _ = writeln!(
         o,
@@ -704,6 +708,15 @@ mod tests {
         assert!(t.contains("| `verify` | 1,000 | 500.0 | 0.50 |"), "{t}");
         assert!(!t.contains("`signup`"), "{t}");
         assert_eq!(side_by_side(&rows[..2]), "");
+        let md = markdown(&report(rows.clone()));
+        assert!(
+            md.starts_with("### Benchmarks on SQLite and PostgreSQL (20"),
+            "{md}"
+        );
+        assert!(md.contains("| `verify` | 1,000 | 500.0 |"), "{md}");
+        let md = markdown(&report(rows[..2].to_vec()));
+        assert!(md.starts_with("### Benchmarks (20"), "{md}");
+        assert!(!md.contains("PostgreSQL ops/s"), "{md}");
     }
 
     #[test]
