@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The crate graph as a rule (ARCHITECTURE.md): the domain core and the SRP
 # math never depend on HTTP or JSON, and the server never depends on the
-# client or bench crates (other than as dev-dependencies).
+# client, bench or test-fixture crates (other than as dev-dependencies).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -16,7 +16,7 @@ for crate in zkppd-core zkppd-srp; do
     done
 done
 tree=$(cargo tree --locked -p zkppd -e normal,build --prefix none)
-for banned in zkppd-client zkppd-bench zkppd-testkit; do
+for banned in zkppd-client zkppd-bench zkppd-testkit zkppd-pgtemp; do
     if grep -Eq "^${banned} v" <<<"$tree"; then
         echo "check-deps: the server package depends on $banned outside dev-dependencies" >&2
         fail=1

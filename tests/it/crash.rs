@@ -2,6 +2,8 @@
 //! sign-ups and sign-ins is killed with SIGKILL while requests are in
 //! flight, restarted on the same file, and nothing answered is lost,
 //! nothing is half done, and every bucket token is accounted for exactly.
+//! The same test runs on PostgreSQL (`::postgres`): one instance killed and
+//! restarted on its database.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::net::SocketAddr;
@@ -10,7 +12,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use zkppd_testkit::{Account, Failure, Http, Spawn, db};
+use zkppd_testkit::db::Database;
+use zkppd_testkit::{Account, Backend, Failure, Http, Spawn, TestResult};
 
 use crate::BIN;
 
@@ -230,15 +233,23 @@ fn parallel<T: Sync, R: Send>(
     })
 }
 
-#[test]
-fn sigkill_under_load_loses_no_answered_work_and_no_token() {
+/// `zkppd` on `db`, listening on a free port.
+fn serve(db: &Database, admin: &std::path::Path) -> Spawn {
+    Spawn::new(BIN)
+        .args(["--listen", "127.0.0.1:0"])
+        .args(db.flags())
+        .arg("--admin-token-file")
+        .arg(admin)
+}
+
+fn sigkill_under_load_loses_no_answered_work_and_no_token(backend: Backend) -> TestResult {
     let _serial = zkppd_testkit::serial::alone();
     let t0 = Instant::now();
     let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("z.db");
+    let db = Database::new(backend, dir.path());
     let admin = zkppd_testkit::admin_token_file(dir.path());
 
-    let mut server = Spawn::server(BIN, &db, &admin).start();
+    let mut server = serve(&db, &admin).start();
     let addr = server.addr();
     {
         let mut http = Http::new(addr);
@@ -346,24 +357,17 @@ fn sigkill_under_load_loses_no_answered_work_and_no_token() {
         "no request was in flight at the kill; the test proves nothing"
     );
 
-    // Restart on the same file.
-    let mut server = Spawn::server(BIN, &db, &admin).start();
+    // Restart on the same database.
+    let mut server = serve(&db, &admin).start();
     let addr = server.addr();
 
-    // The file as it is after the crash.
-    let conn = db::open(&db);
-    let profiles: HashSet<String> = db::strings(&conn, "SELECT id FROM profiles")
-        .into_iter()
-        .collect();
-    let bucket: Vec<String> = db::strings(&conn, "SELECT token FROM signup_tokens");
+    // The database as it is after the crash.
+    let profiles: HashSet<String> = db.strings("SELECT id FROM profiles").into_iter().collect();
+    let bucket: Vec<String> = db.strings("SELECT token FROM signup_tokens");
     let bucket_set: HashSet<&String> = bucket.iter().collect();
-    let profile_rows = db::count(&conn, "SELECT count(*) FROM profile_tokens");
-    let used = db::count(&conn, "SELECT count(*) FROM profile_tokens WHERE used = 1");
-    let slots_dense = db::count(
-        &conn,
-        "SELECT count(*) = coalesce(max(slot) + 1, 0) FROM signup_tokens",
-    );
-    drop(conn);
+    let profile_rows = db.count("SELECT count(*) FROM profile_tokens");
+    let used = db.count("SELECT count(*) FROM profile_tokens WHERE used");
+    let slots_dense = db.count("SELECT count(*) = coalesce(max(slot) + 1, 0) FROM signup_tokens");
 
     let filled_signup: HashSet<String> = (0..FILLED).map(signup_token).collect();
     let mut handed_out: HashMap<&str, &str> = HashMap::new();
@@ -512,7 +516,16 @@ fn sigkill_under_load_loses_no_answered_work_and_no_token() {
     }
 
     let status = server.terminate(Duration::from_secs(15));
-    assert!(status.success(), "exit after SIGTERM: {status:?}");
-    db::assert_integrity(&db);
-    eprintln!("crash test took {:?}", t0.elapsed());
+    assert!(
+        status.success(),
+        "exit after SIGTERM: {status:?}; log:\n{}",
+        server.log()
+    );
+    if let Database::File(path) = &db {
+        zkppd_testkit::db::assert_integrity(path);
+    }
+    eprintln!("crash test ({backend:?}) took {:?}", t0.elapsed());
+    Ok(())
 }
+
+on_both!(sigkill_under_load_loses_no_answered_work_and_no_token);

@@ -87,7 +87,7 @@ fn a_server_whose_database_stalls_is_exit_1() -> TestResult {
     // Every pooled connection taken: /healthz answers 503 after its 2 s
     // deadline, inside the probe's default 5 s.
     let held: Vec<_> = (0..8)
-        .map(|_| s.store.connection())
+        .map(|_| s.sqlite_store().connection())
         .collect::<Result<_, _>>()
         .map_err(|e| format!("{e:?}"))?;
     let line = assert_unhealthy(

@@ -30,7 +30,7 @@ fn healthz_is_200_while_the_database_answers_and_503_when_it_stalls() -> TestRes
 
     // Every pooled connection taken: the database no longer answers.
     let held: Vec<_> = (0..8)
-        .map(|_| s.store.connection())
+        .map(|_| s.sqlite_store().connection())
         .collect::<Result<_, _>>()
         .map_err(|e| format!("{e:?}"))?;
     let started = Instant::now();

@@ -1,10 +1,12 @@
 //! SPEC §2–3: the SRP sign-in, sessions, verify and sign-out, over real
-//! HTTP against a real file, with the client math of the original library.
+//! HTTP against a real file, with the client math of the original library;
+//! all but the two SQLite-file checks also on PostgreSQL
+//! ([`on_both!`](crate::on_both)).
 
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use zkppd_testkit::{Account, Reply, TestResult, TestServer};
+use zkppd_testkit::{Account, Backend, Reply, TestResult, TestServer};
 
 const N_HEX: &str = "ac6bdb41324a9a9bf166de5e1389582faf72b6651987ee07fc3192943db56050a37329cbb4a099ed8193e0757767a13dd52312ab4b03310dcd7f48a9da04fd50e8083969edb767b0cf6095179a163ab3661a05fbd5faaae82918a9962f0b93b855f97993ec975eeaa80d740adbf4ff747359d041d5c33ea71d281e446b14773bca97b43a23fb801676bd207a436c6481f1d2b9078717461a5b9d32e688f87748544523b524b0d57d5ea77a2775d2ecfa032cfbdbf52fb3786160279004e57ae6af874e7303ce53299ccc041c7bc308d82a5698f3a8d0c38271ae35f8e9dbfbb694b5c803d89f7ae435de236d525f54759b65e372fcd68ef20fa7111f9e4aff73";
 
@@ -22,9 +24,8 @@ fn signout(s: &TestServer, jwt: &Value) -> Reply {
     s.post("/v1/signout", &json!({"jwt": jwt}))
 }
 
-#[test]
-fn full_sign_in_issues_a_session_that_verifies() -> TestResult {
-    let s = TestServer::start();
+fn full_sign_in_issues_a_session_that_verifies(backend: Backend) -> TestResult {
+    let s = TestServer::on_backend(backend, |_| {});
     let alice = Account::new("4d1a1c6e-2b6c-4f0b-9a7e-0c3f1b2a9d11", "correct horse");
     s.sign_up(&alice);
     let r = s.sign_in_as(&alice.id, &alice.password);
@@ -70,20 +71,27 @@ fn full_sign_in_issues_a_session_that_verifies() -> TestResult {
     assert_eq!(v.status, 200);
     assert_eq!(v.json(), json!({"profile_id": alice.id}));
     // The token is stored only as a hash.
-    let stored: i64 = s.sqlite().query_row(
-        "SELECT count(*) FROM sessions WHERE token_hash = ?1",
-        [blake3::hash(token.as_bytes()).as_bytes().to_vec()],
-        |r| r.get(0),
-    )?;
-    assert_eq!(stored, 1);
-    let bytes = std::fs::read(s.db_path())?;
-    assert!(!bytes.windows(token.len()).any(|w| w == token.as_bytes()));
+    let hex = match backend {
+        Backend::Sqlite => "lower(hex(token_hash))",
+        Backend::Postgres => "encode(token_hash, 'hex')",
+    };
+    let hash = blake3::hash(token.as_bytes()).to_hex();
+    assert_eq!(
+        s.count(&format!(
+            "SELECT count(*) FROM sessions WHERE {hex} = '{hash}'"
+        )),
+        1
+    );
+    assert_eq!(s.count("SELECT count(*) FROM sessions"), 1);
+    if backend == Backend::Sqlite {
+        let bytes = std::fs::read(s.db_path())?;
+        assert!(!bytes.windows(token.len()).any(|w| w == token.as_bytes()));
+    }
     Ok(())
 }
 
-#[test]
-fn wrong_proofs_all_get_the_same_401() -> TestResult {
-    let s = TestServer::start();
+fn wrong_proofs_all_get_the_same_401(backend: Backend) -> TestResult {
+    let s = TestServer::on_backend(backend, |_| {});
     let bob = Account::new("bob", "pw");
     s.sign_up(&bob);
     // Wrong password.
@@ -198,9 +206,8 @@ fn step_one_validates_a() -> TestResult {
     Ok(())
 }
 
-#[test]
-fn unknown_profiles_look_like_known_ones() -> TestResult {
-    let s = TestServer::start();
+fn unknown_profiles_look_like_known_ones(backend: Backend) -> TestResult {
+    let s = TestServer::on_backend(backend, |_| {});
     let known = Account::new("known", "pw");
     s.sign_up(&known);
     let eph = zkppd_srp::client::generate_ephemeral();
@@ -233,8 +240,7 @@ fn unknown_profiles_look_like_known_ones() -> TestResult {
     // The salt of an unknown id survives a restart (it is keyed by a
     // secret kept in the database).
     let salt = u1.json()["salt"].clone();
-    let dir = s.stop();
-    let s = TestServer::on(dir, |_| {});
+    let s = s.restart(|_| {});
     let again = s.post(
         "/v1/signin",
         &json!({"profile_id": "ghost", "key": eph.public}),
@@ -243,9 +249,8 @@ fn unknown_profiles_look_like_known_ones() -> TestResult {
     Ok(())
 }
 
-#[test]
-fn a_handshake_is_single_use_and_replaced_by_a_new_step_one() -> TestResult {
-    let s = TestServer::start();
+fn a_handshake_is_single_use_and_replaced_by_a_new_step_one(backend: Backend) -> TestResult {
+    let s = TestServer::on_backend(backend, |_| {});
     let acc = Account::new("replay", "pw");
     s.sign_up(&acc);
     let r = s.sign_in_as("replay", "pw");
@@ -303,10 +308,9 @@ fn a_handshake_is_single_use_and_replaced_by_a_new_step_one() -> TestResult {
     Ok(())
 }
 
-#[test]
-fn handshakes_expire() -> TestResult {
+fn handshakes_expire(backend: Backend) -> TestResult {
     let _serial = zkppd_testkit::serial::timed();
-    let s = TestServer::with(|st| st.handshake_ttl = Duration::from_secs(1));
+    let s = TestServer::on_backend(backend, |st| st.handshake_ttl = Duration::from_secs(1));
     let acc = Account::new("slow", "pw");
     s.sign_up(&acc);
     let eph = zkppd_srp::client::generate_ephemeral();
@@ -335,10 +339,9 @@ fn handshakes_expire() -> TestResult {
     Ok(())
 }
 
-#[test]
-fn sessions_expire() -> TestResult {
+fn sessions_expire(backend: Backend) -> TestResult {
     let _serial = zkppd_testkit::serial::timed();
-    let s = TestServer::with(|st| st.session_ttl = Duration::from_secs(1));
+    let s = TestServer::on_backend(backend, |st| st.session_ttl = Duration::from_secs(1));
     let acc = Account::new("brief", "pw");
     s.sign_up(&acc);
     let jwt = s.session_for(&acc);
@@ -363,9 +366,8 @@ fn sessions_expire() -> TestResult {
     Ok(())
 }
 
-#[test]
-fn verify_needs_every_field_to_match() -> TestResult {
-    let s = TestServer::start();
+fn verify_needs_every_field_to_match(backend: Backend) -> TestResult {
+    let s = TestServer::on_backend(backend, |_| {});
     let acc = Account::new("match", "pw");
     let other = Account::new("other", "pw");
     s.sign_up(&acc);
@@ -399,9 +401,8 @@ fn verify_needs_every_field_to_match() -> TestResult {
     Ok(())
 }
 
-#[test]
-fn two_sessions_side_by_side_and_signout_ends_only_one() -> TestResult {
-    let s = TestServer::start();
+fn two_sessions_side_by_side_and_signout_ends_only_one(backend: Backend) -> TestResult {
+    let s = TestServer::on_backend(backend, |_| {});
     let acc = Account::new("two-devices", "pw");
     s.sign_up(&acc);
     let phone = s.session_for(&acc);
@@ -418,9 +419,8 @@ fn two_sessions_side_by_side_and_signout_ends_only_one() -> TestResult {
     Ok(())
 }
 
-#[test]
-fn the_session_cap_evicts_the_oldest() -> TestResult {
-    let s = TestServer::with(|st| st.max_sessions = 3);
+fn the_session_cap_evicts_the_oldest(backend: Backend) -> TestResult {
+    let s = TestServer::on_backend(backend, |st| st.max_sessions = 3);
     let acc = Account::new("many", "pw");
     s.sign_up(&acc);
     let sessions: Vec<Value> = (0..5)
@@ -439,23 +439,23 @@ fn the_session_cap_evicts_the_oldest() -> TestResult {
     Ok(())
 }
 
-#[test]
-fn a_session_revoked_by_another_process_is_invalid_at_once() -> TestResult {
-    let s = TestServer::start();
+fn a_session_revoked_by_another_process_is_invalid_at_once(backend: Backend) -> TestResult {
+    let s = TestServer::on_backend(backend, |_| {});
     let acc = Account::new("revoked", "pw");
     s.sign_up(&acc);
     let jwt = s.session_for(&acc);
     assert_eq!(verify(&s, &jwt).status, 200);
-    s.sqlite()
-        .execute("DELETE FROM sessions WHERE profile_id = 'revoked'", [])?;
+    assert_eq!(
+        s.execute("DELETE FROM sessions WHERE profile_id = 'revoked'"),
+        1
+    );
     verify(&s, &jwt).assert_error(400, "Invalid token");
     Ok(())
 }
 
-#[test]
-fn lockout_after_five_failures_doubles_and_resets_on_success() -> TestResult {
+fn lockout_after_five_failures_doubles_and_resets_on_success(backend: Backend) -> TestResult {
     let _serial = zkppd_testkit::serial::timed();
-    let s = TestServer::start();
+    let s = TestServer::on_backend(backend, |_| {});
     let acc = Account::new("target", "right");
     s.sign_up(&acc);
     for _ in 0..5 {
@@ -511,9 +511,10 @@ fn lockout_after_five_failures_doubles_and_resets_on_success() -> TestResult {
     Ok(())
 }
 
-#[test]
-fn a_step_two_without_a_handshake_does_not_count_towards_the_lockout() -> TestResult {
-    let s = TestServer::start();
+fn a_step_two_without_a_handshake_does_not_count_towards_the_lockout(
+    backend: Backend,
+) -> TestResult {
+    let s = TestServer::on_backend(backend, |_| {});
     let acc = Account::new("patient", "pw");
     s.sign_up(&acc);
     for _ in 0..10 {
@@ -526,3 +527,18 @@ fn a_step_two_without_a_handshake_does_not_count_towards_the_lockout() -> TestRe
     assert_eq!(s.sign_in_as("patient", "pw").step2.status, 200);
     Ok(())
 }
+
+on_both!(
+    full_sign_in_issues_a_session_that_verifies,
+    wrong_proofs_all_get_the_same_401,
+    unknown_profiles_look_like_known_ones,
+    a_handshake_is_single_use_and_replaced_by_a_new_step_one,
+    handshakes_expire,
+    sessions_expire,
+    verify_needs_every_field_to_match,
+    two_sessions_side_by_side_and_signout_ends_only_one,
+    the_session_cap_evicts_the_oldest,
+    a_session_revoked_by_another_process_is_invalid_at_once,
+    lockout_after_five_failures_doubles_and_resets_on_success,
+    a_step_two_without_a_handshake_does_not_count_towards_the_lockout,
+);

@@ -1,9 +1,13 @@
-//! SPEC §2 bucket fill and sign-up, over real HTTP against a real file.
+//! SPEC §2 bucket fill and sign-up, over real HTTP against a real file;
+//! the refusals, the accounting and the sign-up race also on PostgreSQL
+//! ([`on_both!`](crate::on_both)).
 
 use std::collections::HashSet;
 
 use serde_json::json;
-use zkppd_testkit::{ADMIN, TestResult, TestServer, signup_body, some_salt, some_verifier};
+use zkppd_testkit::{
+    ADMIN, Backend, TestResult, TestServer, signup_body, some_salt, some_verifier,
+};
 
 const N_HEX: &str = "ac6bdb41324a9a9bf166de5e1389582faf72b6651987ee07fc3192943db56050a37329cbb4a099ed8193e0757767a13dd52312ab4b03310dcd7f48a9da04fd50e8083969edb767b0cf6095179a163ab3661a05fbd5faaae82918a9962f0b93b855f97993ec975eeaa80d740adbf4ff747359d041d5c33ea71d281e446b14773bca97b43a23fb801676bd207a436c6481f1d2b9078717461a5b9d32e688f87748544523b524b0d57d5ea77a2775d2ecfa032cfbdbf52fb3786160279004e57ae6af874e7303ce53299ccc041c7bc308d82a5698f3a8d0c38271ae35f8e9dbfbb694b5c803d89f7ae435de236d525f54759b65e372fcd68ef20fa7111f9e4aff73";
 
@@ -13,7 +17,7 @@ fn strings(v: &[&str]) -> Vec<String> {
 
 fn bucket_sizes(s: &TestServer) -> (i64, i64) {
     (
-        s.count("SELECT count(*) FROM profile_tokens WHERE used = 0"),
+        s.count("SELECT count(*) FROM profile_tokens WHERE NOT used"),
         s.count("SELECT count(*) FROM signup_tokens"),
     )
 }
@@ -109,9 +113,8 @@ fn fill_validates_tokens_and_bucket() -> TestResult {
     Ok(())
 }
 
-#[test]
-fn duplicates_are_counted_not_refused() -> TestResult {
-    let s = TestServer::start();
+fn duplicates_are_counted_not_refused(backend: Backend) -> TestResult {
+    let s = TestServer::on_backend(backend, |_| {});
     for bucket in ["profile", "signup"] {
         let r = s.fill(bucket, &strings(&["a", "b", "a", "c"]));
         assert_eq!(r.json(), json!({"inserted": 3, "duplicates": 1}));
@@ -124,9 +127,10 @@ fn duplicates_are_counted_not_refused() -> TestResult {
     Ok(())
 }
 
-#[test]
-fn signup_returns_a_token_from_the_bucket_and_consumes_the_profile_token() -> TestResult {
-    let s = TestServer::start();
+fn signup_returns_a_token_from_the_bucket_and_consumes_the_profile_token(
+    backend: Backend,
+) -> TestResult {
+    let s = TestServer::on_backend(backend, |_| {});
     s.fill("profile", &strings(&["pt-1", "pt-2"]));
     s.fill("signup", &strings(&["st-1", "st-2", "st-3"]));
     let r = s.post("/v1/signup", &signup_body("alice", "pt-1"));
@@ -136,12 +140,10 @@ fn signup_returns_a_token_from_the_bucket_and_consumes_the_profile_token() -> Te
     assert_eq!(r.json(), json!({"token": token}));
     assert_eq!(bucket_sizes(&s), (1, 2));
     // The profile is stored verbatim.
-    let (v, salt): (String, String) = s.sqlite().query_row(
-        "SELECT verifier, salt FROM profiles WHERE id = 'alice'",
-        [],
-        |r| Ok((r.get(0)?, r.get(1)?)),
-    )?;
-    assert_eq!((v, salt), (some_verifier(), some_salt()));
+    assert_eq!(
+        s.strings("SELECT verifier || ' ' || salt FROM profiles WHERE id = 'alice'"),
+        [format!("{} {}", some_verifier(), some_salt())]
+    );
     // A consumed token is gone for good: reuse, refill, reuse.
     s.post("/v1/signup", &signup_body("bob", "pt-1"))
         .assert_error(400, "Invalid token");
@@ -153,9 +155,8 @@ fn signup_returns_a_token_from_the_bucket_and_consumes_the_profile_token() -> Te
     Ok(())
 }
 
-#[test]
-fn refused_signups_change_nothing() -> TestResult {
-    let s = TestServer::start();
+fn refused_signups_change_nothing(backend: Backend) -> TestResult {
+    let s = TestServer::on_backend(backend, |_| {});
     s.fill("profile", &strings(&["pt-1", "pt-2", "pt-3"]));
     s.fill("signup", &strings(&["st-1"]));
     assert_eq!(
@@ -260,9 +261,8 @@ fn profile_tokens_are_never_stored_in_clear() -> TestResult {
     Ok(())
 }
 
-#[test]
-fn concurrent_signups_never_reuse_a_token() -> TestResult {
-    let s = TestServer::start();
+fn concurrent_signups_never_reuse_a_token(backend: Backend) -> TestResult {
+    let s = TestServer::on_backend(backend, |_| {});
     let profile: Vec<String> = (0..40).map(|i| format!("race-p{i}")).collect();
     let signup: Vec<String> = (0..20).map(|i| format!("race-s{i}")).collect();
     s.fill("profile", &profile);
@@ -304,7 +304,7 @@ fn concurrent_signups_never_reuse_a_token() -> TestResult {
     assert_eq!(s.count("SELECT count(*) FROM profiles"), 20);
     assert_eq!(bucket_sizes(&s), (20, 0));
     assert_eq!(
-        s.count("SELECT count(*) FROM profile_tokens WHERE used = 1"),
+        s.count("SELECT count(*) FROM profile_tokens WHERE used"),
         20
     );
     Ok(())
@@ -372,3 +372,10 @@ fn the_draw_uses_index_searches_not_scans() -> TestResult {
     }
     Ok(())
 }
+
+on_both!(
+    duplicates_are_counted_not_refused,
+    signup_returns_a_token_from_the_bucket_and_consumes_the_profile_token,
+    refused_signups_change_nothing,
+    concurrent_signups_never_reuse_a_token,
+);

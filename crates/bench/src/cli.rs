@@ -55,6 +55,21 @@ pub(crate) struct Args {
     #[arg(long)]
     pub(crate) server_pid: Option<u32>,
 
+    /// The database of the zkppd the bench starts: a SQLite file or a
+    /// `postgres://` URL (the bench fills buckets and signs profiles up in
+    /// it: give it an empty one) [default: throw-away ones, see --store].
+    #[arg(long, conflicts_with = "url")]
+    pub(crate) db: Option<String>,
+
+    /// The stores to run on, comma-separated, each on a throw-away
+    /// database: `sqlite` (`--temp-db`), `postgres` (a PostgreSQL cluster
+    /// started from the distribution's binaries in a temp dir, on
+    /// loopback, stopped at the end). With both, the scenarios that need
+    /// a server run on each in turn, and the PostgreSQL rows are named
+    /// `SCENARIO@postgres`.
+    #[arg(long, default_value = "sqlite", conflicts_with_all = ["url", "db"])]
+    pub(crate) store: String,
+
     /// The zkppd binary to start [default: `zkppd` next to this binary].
     #[arg(long)]
     pub(crate) zkppd: Option<PathBuf>,
@@ -121,6 +136,40 @@ pub(crate) fn parse_duration(s: &str) -> Result<Duration, String> {
         return Err(format!("bad duration `{s}`"));
     }
     Ok(Duration::from_secs_f64(secs))
+}
+
+/// A store the started zkppd runs on, on a throw-away database.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Store {
+    Sqlite,
+    Postgres,
+}
+
+impl Store {
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Store::Sqlite => "sqlite",
+            Store::Postgres => "postgres",
+        }
+    }
+
+    /// `sqlite`, `postgres` or both, comma-separated, each once.
+    pub(crate) fn parse_list(s: &str) -> Result<Vec<Store>, String> {
+        let mut out = Vec::new();
+        for name in s.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+            let store = [Store::Sqlite, Store::Postgres]
+                .into_iter()
+                .find(|st| st.name() == name)
+                .ok_or_else(|| format!("unknown store `{name}` (sqlite, postgres)"))?;
+            if !out.contains(&store) {
+                out.push(store);
+            }
+        }
+        if out.is_empty() {
+            return Err("no store given".into());
+        }
+        Ok(out)
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -209,5 +258,16 @@ mod tests {
         );
         assert!(Scenario::parse_list("nope").is_err());
         assert!(Scenario::parse_list(" , ").is_err());
+    }
+
+    #[test]
+    fn store_lists() {
+        assert_eq!(
+            Store::parse_list("sqlite, postgres,sqlite"),
+            Ok(vec![Store::Sqlite, Store::Postgres])
+        );
+        assert_eq!(Store::parse_list("postgres"), Ok(vec![Store::Postgres]));
+        assert!(Store::parse_list("mysql").is_err());
+        assert!(Store::parse_list("").is_err());
     }
 }

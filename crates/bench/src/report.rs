@@ -418,6 +418,8 @@ pub(crate) struct Report {
     pub(crate) duration_s: f64,
     pub(crate) warmup_s: f64,
     pub(crate) concurrency: usize,
+    /// What the measured zkppd stored its data in, for the reader.
+    pub(crate) store: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) math: Option<MathCost>,
     pub(crate) rows: Vec<Row>,
@@ -456,6 +458,7 @@ pub(crate) fn table(r: &Report) -> String {
         "{:.1}s (+{:.1}s warm-up) per scenario, {} connections; the load generator shares the machine",
         r.duration_s, r.warmup_s, r.concurrency
     );
+    let _ = writeln!(o, "store: {}", r.store);
     let _ = writeln!(o);
     let ratio = |o: &mut String, x: &Ratio| {
         let line = format!(
@@ -576,17 +579,22 @@ pub(crate) fn markdown(r: &Report) -> String {
     let m = &r.machine;
     let day = m.date.get(..10).unwrap_or(&m.date);
     // Writing to a String cannot fail.
-    let _ = writeln!(o, "### Benchmarks ({day})");
+    if r.rows.iter().any(|row| row.scenario.ends_with("@postgres")) {
+        let _ = writeln!(o, "### Benchmarks on SQLite and PostgreSQL ({day})");
+    } else {
+        let _ = writeln!(o, "### Benchmarks ({day})");
+    }
     let _ = writeln!(o);
     let _ = writeln!(
         o,
-        "Measured {} on {}; {}. The load generator ran on the same cores, {} keep-alive connections, {:.0} s per scenario after {:.1} s of warm-up. Produced by:",
+        "Measured {} on {}; {}. The load generator ran on the same cores, {} keep-alive connections, {:.0} s per scenario after {:.1} s of warm-up; zkppd on {}. Produced by:",
         m.date,
         m.describe(),
         m.load(),
         r.concurrency,
         r.duration_s,
-        r.warmup_s
+        r.warmup_s,
+        r.store
     );
     let _ = writeln!(o);
     let _ = writeln!(o, "```sh");
@@ -634,6 +642,7 @@ pub(crate) fn markdown(r: &Report) -> String {
         );
     }
     let _ = writeln!(o);
+    o.push_str(&side_by_side(&r.rows));
     for row in &r.rows {
         if let Some(n) = &row.note {
             let _ = writeln!(o, "- `{}`: {n}", row.scenario);
@@ -645,10 +654,70 @@ pub(crate) fn markdown(r: &Report) -> String {
     o
 }
 
+/// The rows measured on both stores, SQLite's beside PostgreSQL's
+/// (`NAME` and `NAME@postgres`), as a Markdown table; empty without any.
+fn side_by_side(rows: &[Row]) -> String {
+    use std::fmt::Write;
+    let pairs: Vec<(&Row, &Row)> = rows
+        .iter()
+        .filter_map(|a| {
+            let name = format!("{}@postgres", a.scenario);
+            rows.iter().find(|b| b.scenario == name).map(|b| (a, b))
+        })
+        .collect();
+    let mut o = String::new();
+    if pairs.is_empty() {
+        return o;
+    }
+    let _ = writeln!(
+        o,
+        "| scenario | SQLite ops/s | PostgreSQL ops/s | PostgreSQL ÷ SQLite | SQLite p99 ms | PostgreSQL p99 ms | SQLite server CPU/op | PostgreSQL server CPU/op |"
+    );
+    let _ = writeln!(o, "|---|---|---|---|---|---|---|---|");
+    for (a, b) in pairs {
+        let _ = writeln!(
+            o,
+            "| `{}` | {} | {} | {:.2} | {:.2} | {:.2} | {} | {} |",
+            a.scenario,
+            per_second(a.ops_per_s),
+            per_second(b.ops_per_s),
+            b.ops_per_s / a.ops_per_s.max(1e-9),
+            a.p99_ms,
+            b.p99_ms,
+            cpu_per_op(a.server_cpu_per_op_ms),
+            cpu_per_op(b.server_cpu_per_op_ms),
+        );
+    }
+    let _ = writeln!(o);
+    o
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::load::histogram;
+
+    #[test]
+    fn rows_on_both_stores_are_set_side_by_side() {
+        let rows = vec![
+            named("verify", |r| r.ops_per_s = 1000.0),
+            named("signup", |r| r.ops_per_s = 400.0),
+            named("verify@postgres", |r| r.ops_per_s = 500.0),
+        ];
+        let t = side_by_side(&rows);
+        assert!(t.contains("| `verify` | 1,000 | 500.0 | 0.50 |"), "{t}");
+        assert!(!t.contains("`signup`"), "{t}");
+        assert_eq!(side_by_side(&rows[..2]), "");
+        let md = markdown(&report(rows.clone()));
+        assert!(
+            md.starts_with("### Benchmarks on SQLite and PostgreSQL (20"),
+            "{md}"
+        );
+        assert!(md.contains("| `verify` | 1,000 | 500.0 |"), "{md}");
+        let md = markdown(&report(rows[..2].to_vec()));
+        assert!(md.starts_with("### Benchmarks (20"), "{md}");
+        assert!(!md.contains("PostgreSQL ops/s"), "{md}");
+    }
 
     #[test]
     fn rows_take_percentiles_from_the_histogram() {
@@ -748,6 +817,7 @@ mod tests {
             duration_s: 10.0,
             warmup_s: 1.0,
             concurrency: 16,
+            store: "SQLite (a throw-away file, `--temp-db`)".into(),
             math: None,
             rows,
             targets,

@@ -1,11 +1,13 @@
 //! The `zkppd` processes the bench starts: finding the binary, starting it
 //! on port 0 with a throw-away admin token (and `--temp-db` or a given
-//! database, and the metrics listener on port 0 when asked), reading its
+//! database — a SQLite file, or a `postgres://` URL with a throw-away
+//! handshake key — and the metrics listener on port 0 when asked), reading its
 //! addresses from the `metrics on http://ADDR/metrics` and `listening on`
 //! log lines, keeping its log drained, and stopping it with SIGTERM (rustix)
 //! and a bounded wait. It does not talk HTTP to the server.
 
 use std::collections::VecDeque;
+use std::ffi::OsStr;
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -65,6 +67,11 @@ pub(crate) fn zkppd_binary(args: &Args) -> Result<PathBuf, String> {
     Ok(bin)
 }
 
+/// Whether `--db` names a PostgreSQL database (as zkppd tells them apart).
+pub(crate) fn is_postgres_url(db: &str) -> bool {
+    db.starts_with("postgres://") || db.starts_with("postgresql://")
+}
+
 /// The log may be coloured; the address is read from the plain text.
 fn strip_ansi(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
@@ -104,11 +111,12 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 
 impl Server {
     /// Starts `bin` with `--listen 127.0.0.1:0`, an admin token file, `db`
-    /// (`None`: `--temp-db`), `--metrics-listen 127.0.0.1:0` if `metrics`
-    /// (unless `extra` sets it) and `extra` flags; returns once it listens.
+    /// (`None`: `--temp-db`; a `postgres://` URL with a handshake key file
+    /// of its own), `--metrics-listen 127.0.0.1:0` if `metrics` (unless
+    /// `extra` sets it) and `extra` flags; returns once it listens.
     pub(crate) fn start(
         bin: &Path,
-        db: Option<&Path>,
+        db: Option<&OsStr>,
         metrics: bool,
         extra: &[String],
     ) -> Result<Server, String> {
@@ -126,6 +134,13 @@ impl Server {
             Some(p) => cmd.arg("--db").arg(p),
             None => cmd.arg("--temp-db"),
         };
+        if db.and_then(OsStr::to_str).is_some_and(is_postgres_url) {
+            // Instances on one database share it; this one is alone.
+            let key = dir.path().join("handshake-key");
+            std::fs::write(&key, format!("{}\n", crate::random_hex(32)))
+                .map_err(|e| format!("handshake key file: {e}"))?;
+            cmd.arg("--handshake-key-file").arg(key);
+        }
         cmd.arg("--admin-token-file").arg(&token_file);
         if metrics && !extra.iter().any(|a| a.starts_with("--metrics-listen")) {
             cmd.arg("--metrics-listen").arg("127.0.0.1:0");

@@ -1,5 +1,5 @@
 //! The sign-in service over a shared store: two [`Service`] instances over
-//! one real PostgreSQL database (zkppd-pgtest's cluster: `initdb` in a temp
+//! one real PostgreSQL database (zkppd-pgtemp's cluster: `initdb` in a temp
 //! dir, loopback, stopped at the end), the way two zkppd processes share
 //! one. What only this path does is tested here, in zkppd-core's own
 //! tests, so that a mutant of it is caught by the crate's test run (the
@@ -23,7 +23,7 @@ use std::time::Duration;
 
 use zkppd_core::store::PostgresStore;
 use zkppd_core::{Error, FREE_FAILURES, HandshakeKey, Limits, Service, SignedIn};
-use zkppd_pgtest::Postgres;
+use zkppd_pgtemp::Postgres;
 use zkppd_srp::client::{self, ClientSession};
 
 const PASSWORD: &str = "correct horse";

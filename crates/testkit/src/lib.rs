@@ -1,5 +1,6 @@
 //! Test fixtures for zkppd's integration tests, written once: an in-process
-//! [`TestServer`] on `127.0.0.1:0` over a throw-away SQLite file, one
+//! [`TestServer`] on `127.0.0.1:0` over a throw-away SQLite file (or a
+//! PostgreSQL database of its own, [`Backend`]), one
 //! spawner for the real `zkppd` binary ([`Spawn`], [`Process`]), one raw
 //! HTTP/1.1 client whose replies are parsed with `httparse` ([`Reply`],
 //! [`Http`]), the SRP client steps the tests repeat ([`Account`],
@@ -22,11 +23,11 @@ pub mod srp;
 
 /// The PostgreSQL fixture, from its own crate (zkppd-core's tests use it
 /// too, and cannot depend on this kit).
-pub use zkppd_pgtest as postgres;
+pub use zkppd_pgtemp as postgres;
 
 pub use http::{Failure, Http, Reply};
 pub use process::{Process, Signal, Spawn};
-pub use server::TestServer;
+pub use server::{Backend, TestServer};
 pub use srp::{Account, SignIn, sign_in, signup_body, some_salt, some_verifier};
 
 /// What test functions return, so that they can use `?`.

@@ -1,31 +1,63 @@
 //! The in-process test server: a real zkppd (`zkppd::AppState` and
 //! `zkppd::serve`, as the binary runs them) on `127.0.0.1:0` over a real
-//! SQLite file in a temp dir, on a tokio runtime of its own thread, stopped
-//! and joined on drop. Settings start from the defaults with [`ADMIN`] as
-//! the admin token, and a test may tweak any public field before the
-//! server opens. Requests go through [`crate::http`]; nothing here reaches
-//! into the server beyond the `state` a test may read.
+//! store — a SQLite file in a temp dir, or (with [`Backend::Postgres`]) a
+//! database of its own on the run's shared PostgreSQL
+//! ([`Postgres::shared`]) with a handshake key, as `--db postgres://…`
+//! runs — on a tokio runtime of its own thread, stopped and joined on
+//! drop. Settings start from the defaults with [`ADMIN`] as the admin
+//! token, and a test may tweak any public field before the server opens.
+//! Requests go through [`crate::http`]; nothing here reaches into the
+//! server beyond the `state` a test may read, and the database is read the
+//! way another process would ([`TestServer::count`], [`TestServer::execute`]
+//! take SQL both databases understand).
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use serde_json::{Value, json};
-use zkppd::config::{AdminToken, DbLocation, Settings};
+use zkppd::config::{AdminToken, DbLocation, PostgresUrl, Settings};
+use zkppd_core::store::{PostgresStore, SqliteStore, Store};
 
 use crate::http::{self, Reply};
+use crate::postgres::Postgres;
 use crate::srp::{Account, SignIn};
 use crate::{ADMIN, db};
+
+/// The store a [`TestServer`] (or a test written once for both) runs on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Where a server's data lives, kept across a restart.
+enum Data {
+    Sqlite(SqliteStore),
+    Postgres { pg: Arc<Postgres>, name: String },
+}
 
 pub struct TestServer {
     pub addr: SocketAddr,
     pub state: zkppd::AppState,
-    /// The server's store, for tests that reach past the API (holding
-    /// every pooled connection, say).
-    pub store: zkppd_core::store::SqliteStore,
+    data: Data,
     dir: tempfile::TempDir,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
+}
+
+/// A handshake key for the PostgreSQL store (random per server: a restart
+/// forgets the pending handshakes, as a new key would).
+fn handshake_key() -> zkppd_core::HandshakeKey {
+    let text = format!(
+        "{:016x}{:016x}{:016x}{:016x}",
+        crate::random_u64(),
+        crate::random_u64(),
+        crate::random_u64(),
+        crate::random_u64()
+    );
+    zkppd_core::HandshakeKey::from_file_text(&text).expect("a valid handshake key")
 }
 
 impl TestServer {
@@ -40,17 +72,54 @@ impl TestServer {
         Self::on(dir, tweak)
     }
 
+    /// A server on `backend`, with settings `tweak` adjusts.
+    pub fn on_backend(backend: Backend, tweak: impl FnOnce(&mut Settings)) -> TestServer {
+        match backend {
+            Backend::Sqlite => Self::with(tweak),
+            Backend::Postgres => {
+                let pg = Postgres::shared();
+                let name = pg.database().expect("create a database");
+                let dir = tempfile::tempdir().expect("temp dir");
+                Self::open(dir, Some((pg, name)), tweak)
+            }
+        }
+    }
+
     /// A server on `dir/zkppd.db` (which may already exist).
     pub fn on(dir: tempfile::TempDir, tweak: impl FnOnce(&mut Settings)) -> TestServer {
-        let mut settings = Settings::new(
-            SocketAddr::from(([127, 0, 0, 1], 0)),
-            DbLocation::File(dir.path().join("zkppd.db")),
-        );
+        Self::open(dir, None, tweak)
+    }
+
+    fn open(
+        dir: tempfile::TempDir,
+        pg: Option<(Arc<Postgres>, String)>,
+        tweak: impl FnOnce(&mut Settings),
+    ) -> TestServer {
+        let location = match &pg {
+            None => DbLocation::File(dir.path().join("zkppd.db")),
+            Some((pg, name)) => DbLocation::Postgres(PostgresUrl {
+                url: pg.url(name),
+                password: None,
+            }),
+        };
+        let mut settings = Settings::new(SocketAddr::from(([127, 0, 0, 1], 0)), location);
         settings.admin_token = Some(AdminToken::new(ADMIN.to_owned()));
+        if pg.is_some() {
+            settings.handshake_key = Some(handshake_key());
+        }
         tweak(&mut settings);
-        let store = zkppd_core::store::SqliteStore::open(Some(&dir.path().join("zkppd.db")))
-            .expect("open store");
-        let state = zkppd::AppState::with_store(settings, std::sync::Arc::new(store.clone()));
+        let (data, store): (Data, Arc<dyn Store>) = match pg {
+            None => {
+                let store =
+                    SqliteStore::open(Some(&dir.path().join("zkppd.db"))).expect("open store");
+                (Data::Sqlite(store.clone()), Arc::new(store))
+            }
+            Some((pg, name)) => {
+                let store = PostgresStore::open(&pg.url(&name), None).expect("open PostgreSQL");
+                (Data::Postgres { pg, name }, Arc::new(store))
+            }
+        };
+        let state = zkppd::AppState::with_store(settings, store);
         let (addr_tx, addr_rx) = std::sync::mpsc::channel();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let server_state = state.clone();
@@ -78,22 +147,57 @@ impl TestServer {
         TestServer {
             addr,
             state,
-            store,
+            data,
             dir,
             stop: Some(stop),
             thread: Some(thread),
         }
     }
 
+    /// The store this server runs on.
+    pub fn backend(&self) -> Backend {
+        match self.data {
+            Data::Sqlite(_) => Backend::Sqlite,
+            Data::Postgres { .. } => Backend::Postgres,
+        }
+    }
+
+    /// The SQLite file (SQLite servers only).
+    #[track_caller]
     pub fn db_path(&self) -> PathBuf {
+        assert_eq!(self.backend(), Backend::Sqlite, "a SQLite-only check");
         self.dir.path().join("zkppd.db")
     }
 
+    /// The server's SQLite store, for tests that reach past the API
+    /// (holding every pooled connection, say). SQLite servers only.
+    #[track_caller]
+    pub fn sqlite_store(&self) -> &SqliteStore {
+        match &self.data {
+            Data::Sqlite(store) => store,
+            Data::Postgres { .. } => panic!("a SQLite-only check on a PostgreSQL server"),
+        }
+    }
+
     /// Stops the server and hands back its directory (to restart on it).
+    /// SQLite servers only; [`TestServer::restart`] serves both.
     pub fn stop(mut self) -> tempfile::TempDir {
+        assert_eq!(self.backend(), Backend::Sqlite, "stop() is for SQLite");
         self.shutdown();
         let dir = tempfile::tempdir().expect("temp dir");
         std::mem::replace(&mut self.dir, dir)
+    }
+
+    /// Stops the server and starts a new one on the same data (file or
+    /// PostgreSQL database), with settings `tweak` adjusts.
+    pub fn restart(mut self, tweak: impl FnOnce(&mut Settings)) -> TestServer {
+        self.shutdown();
+        let dir = std::mem::replace(&mut self.dir, tempfile::tempdir().expect("temp dir"));
+        let pg = match &self.data {
+            Data::Sqlite(_) => None,
+            Data::Postgres { pg, name } => Some((pg.clone(), name.clone())),
+        };
+        Self::open(dir, pg, tweak)
     }
 
     fn shutdown(&mut self) {
@@ -158,13 +262,48 @@ impl TestServer {
         profile
     }
 
-    /// A direct connection to the database file, as another process would.
+    /// A direct connection to the database file, as another process would
+    /// (SQLite servers only).
+    #[track_caller]
     pub fn sqlite(&self) -> rusqlite::Connection {
         db::open(&self.db_path())
     }
 
+    /// The single integer `sql` selects, read from the database as another
+    /// process would: on either store, so the SQL must be what both
+    /// understand (`WHERE used`, `WHERE NOT used` for the profile tokens).
+    #[track_caller]
     pub fn count(&self, sql: &str) -> i64 {
-        db::count(&self.sqlite(), sql)
+        match &self.data {
+            Data::Sqlite(_) => db::count(&self.sqlite(), sql),
+            Data::Postgres { pg, name } => pg.count(name, sql),
+        }
+    }
+
+    /// All values of the first (text) column of `sql`, on either store.
+    #[track_caller]
+    pub fn strings(&self, sql: &str) -> Vec<String> {
+        match &self.data {
+            Data::Sqlite(_) => db::strings(&self.sqlite(), sql),
+            Data::Postgres { pg, name } => pg.strings(name, sql),
+        }
+    }
+
+    /// Runs `sql` as another process would (a revocation by an operator's
+    /// script, say), on either store; the rows it changed.
+    #[track_caller]
+    pub fn execute(&self, sql: &str) -> u64 {
+        match &self.data {
+            Data::Sqlite(_) => self
+                .sqlite()
+                .execute(sql, [])
+                .map(|n| n as u64)
+                .unwrap_or_else(|e| panic!("{sql}: {e}")),
+            Data::Postgres { pg, name } => pg
+                .connect(name)
+                .and_then(|mut c| c.execute(sql, &[]))
+                .unwrap_or_else(|e| panic!("{sql}: {e}")),
+        }
     }
 
     /// Fills one token of each bucket and signs `account` up.

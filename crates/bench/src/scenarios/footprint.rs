@@ -69,7 +69,7 @@ pub(crate) fn footprint(args: &Args, warmup: Duration) -> Result<(Vec<Row>, Targ
     let db_mb = std::fs::metadata(&db).map(|m| m.len()).unwrap_or(0) as f64 / 1048576.0;
 
     // Start-up to first answer, on the existing database.
-    let server = Server::start(&bin, Some(&db), false, &args.zkppd_args)?;
+    let server = Server::start(&bin, Some(db.as_os_str()), false, &args.zkppd_args)?;
     let probe = invalid_verify_body();
     let mut first = Client::new(server.addr);
     let answered = first
@@ -86,6 +86,7 @@ pub(crate) fn footprint(args: &Args, warmup: Duration) -> Result<(Vec<Row>, Targ
         admin_token: Some(server.admin_token.clone()),
         pid: Some(server.pid),
         metrics: None,
+        on_postgres: false,
     };
 
     // Idle keep-alive connections, each used once so that the server holds

@@ -41,6 +41,9 @@ pub(crate) struct Target {
     pub(crate) pid: Option<u32>,
     /// Its Prometheus listener, for the store's commit count.
     pub(crate) metrics: Option<std::net::SocketAddr>,
+    /// It runs on PostgreSQL: no store commits to count as fsyncs, and
+    /// the disk of the bench's temp dir is not its database's.
+    pub(crate) on_postgres: bool,
 }
 
 /// A signed-up profile whose x the bench knows.

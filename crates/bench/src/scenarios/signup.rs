@@ -56,7 +56,7 @@ impl Bench {
         };
         // The disk of a server this bench started (`--temp-db` is in the
         // same temp dir); a `--url` server's disk is unknown.
-        let fsync = if self.args.url.is_none() {
+        let fsync = if self.args.url.is_none() && !self.target.on_postgres {
             let secs =
                 (self.args.duration / 10).clamp(Duration::from_millis(200), Duration::from_secs(1));
             Some(fsync_alone(secs).map_err(|e| format!("timing fsync in the temp dir: {e}"))?)
@@ -64,9 +64,11 @@ impl Bench {
             None
         };
         let workers: Vec<Client> = (0..c).map(|_| Client::new(self.target.addr)).collect();
+        // PostgreSQL's commits are its own business (the counter stays 0).
         let commits = || {
             self.target
                 .metrics
+                .filter(|_| !self.target.on_postgres)
                 .and_then(|at| scrape::counter(at, scrape::STORE_COMMITS))
         };
         let commits_before = commits();
@@ -160,6 +162,7 @@ pub(crate) fn baseline_signup(args: &Args, bin: &Path) -> Result<Vec<Row>, Strin
         admin_token: Some(server.admin_token.clone()),
         pid: Some(server.pid),
         metrics: None,
+        on_postgres: false,
     };
     let mut rows = Bench::new(args.clone(), target).signup().map_err(|e| {
         format!(

@@ -135,6 +135,37 @@ fn footprint() -> TestResult {
     Ok(())
 }
 
+#[test]
+fn verify_and_signup_on_sqlite_then_postgres() -> TestResult {
+    // A throw-away PostgreSQL from the distribution's binaries, as the
+    // server's tests start it; the bench stops and deletes it.
+    let out = run("verify,signup", &["--json", "--store", "sqlite,postgres"])?;
+    let report: Value = serde_json::from_str(out.trim())?;
+    let rows = report["rows"].as_array().ok_or("no rows")?;
+    let names: Vec<&str> = rows.iter().filter_map(|r| r["scenario"].as_str()).collect();
+    assert_eq!(
+        names,
+        ["verify", "signup", "verify@postgres", "signup@postgres"],
+        "{report}"
+    );
+    for row in rows {
+        assert_eq!(row["errors"], 0, "{row}");
+        assert!(
+            row["ops"].as_u64().unwrap_or(0) > 0,
+            "nothing measured: {row}"
+        );
+    }
+    // Store commits are SQLite's fsyncs: none are claimed for PostgreSQL.
+    assert!(rows[1]["ops_per_fsync"].is_number(), "{report}");
+    assert!(rows[3]["ops_per_fsync"].is_null(), "{report}");
+    let store = report["store"].as_str().unwrap_or_default();
+    assert!(
+        store.starts_with("SQLite") && store.contains(", then PostgreSQL "),
+        "{store}"
+    );
+    Ok(())
+}
+
 /// The value on a ratio line of the text report, if it is a number.
 fn ratio_on(text: &str, label: &str) -> Option<f64> {
     let line = text.lines().find(|l| l.trim_start().starts_with(label))?;

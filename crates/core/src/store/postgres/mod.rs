@@ -117,10 +117,42 @@ impl r2d2::ManageConnection for Manager {
     }
 }
 
+/// The pool, closed off any async runtime. A `postgres::Client` closes
+/// itself with a `block_on` of its own, which panics on a tokio worker
+/// thread — and in a destructor that aborts the process: after SIGTERM the
+/// server's last reference to the store goes with the runtime's tasks, on
+/// a worker, and zkppd on PostgreSQL exited with SIGABRT instead of 0.
+struct Pool(Option<r2d2::Pool<Manager>>);
+
+impl std::ops::Deref for Pool {
+    type Target = r2d2::Pool<Manager>;
+
+    fn deref(&self) -> &Self::Target {
+        // Only `drop` takes it out.
+        self.0
+            .as_ref()
+            .expect("the pool lives as long as the store")
+    }
+}
+
+impl Drop for Pool {
+    fn drop(&mut self) {
+        let Some(pool) = self.0.take() else { return };
+        // A plain thread belongs to no runtime; joined, so that the
+        // connections are closed when the store is gone.
+        let closer = std::thread::Builder::new()
+            .name("postgres-close".into())
+            .spawn(move || drop(pool));
+        if let Ok(closer) = closer {
+            let _ = closer.join();
+        }
+    }
+}
+
 /// The PostgreSQL store: cheap to clone, shared by every request.
 #[derive(Clone)]
 pub struct PostgresStore {
-    pool: r2d2::Pool<Manager>,
+    pool: Arc<Pool>,
     secret: Arc<InstallSecret>,
     described: Arc<str>,
     /// Set after a sign-up: the drawn token's dead row is still in the
@@ -195,7 +227,7 @@ impl PostgresStore {
             .build(Manager { config, tls })
             .map_err(|e| format!("cannot connect to {described}: {e}"))?;
         Ok(PostgresStore {
-            pool,
+            pool: Arc::new(Pool(Some(pool))),
             secret: Arc::new(secret),
             described: described.into(),
             vacuum_due: Arc::new(AtomicBool::new(false)),

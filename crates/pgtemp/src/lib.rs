@@ -1,18 +1,19 @@
-//! A real PostgreSQL for the tests, from the distribution's packages: a
-//! cluster made with `initdb` in a temp dir, run as an unprivileged user
-//! (tests run as root; PostgreSQL refuses root, so `setpriv` drops to the
-//! `postgres` user, or `nobody`), listening on 127.0.0.1 at a free port
-//! with password (SCRAM) authentication, stopped and deleted at the end.
+//! A throw-away PostgreSQL from the distribution's packages, for zkppd's
+//! tests and its bench (`zkppd-bench --store postgres`): a cluster made
+//! with `initdb` in a temp dir, run as an unprivileged user (tests run as
+//! root; PostgreSQL refuses root, so `setpriv` drops to the `postgres`
+//! user, or `nobody`), listening on 127.0.0.1 at a free port with password
+//! (SCRAM) authentication, stopped and deleted at the end.
 //!
-//! [`Postgres::shared`] hands every test of a run one server while any
-//! holds it (each test takes a database of its own with
-//! [`Postgres::database`]); the last one to drop it stops it. The server
-//! is started from one long-lived thread with a parent-death signal, so
-//! that a test run that dies does not leave it running.
+//! [`Postgres::shared`] hands every test of a run one server, kept a
+//! little while after the last holder (each test takes a database of its
+//! own with [`Postgres::database`]). The server is started from one
+//! long-lived thread with a parent-death signal, so that a test run that
+//! dies does not leave it running.
 //!
 //! A crate of its own that depends on no zkppd crate, so that zkppd-core's
 //! tests use it as well as the root package's (through zkppd-testkit,
-//! which re-exports it as `zkppd_testkit::postgres`).
+//! which re-exports it as `zkppd_testkit::postgres`) and the bench.
 
 use std::io;
 use std::path::{Path, PathBuf};
@@ -27,6 +28,47 @@ pub const PASSWORD: &str = "test-password-for-zkppd";
 
 /// How long PostgreSQL may take to accept connections.
 const START_LIMIT: Duration = Duration::from_secs(60);
+
+/// How long the shared server outlives its last holder.
+pub const LINGER: Duration = Duration::from_secs(30);
+
+/// The temp dirs of the clusters, and the file in each that names the
+/// test process that made it (for [`Postgres::sweep`]).
+const DIR_PREFIX: &str = "zkppd-pg-";
+const OWNER_FILE: &str = "owner.pid";
+
+/// Keeps `pg` alive until [`LINGER`] after the last call, from a thread
+/// that holds the one extra reference.
+fn linger(pg: &Arc<Postgres>) {
+    static LAST: Mutex<Option<(Arc<Postgres>, Instant)>> = Mutex::new(None);
+    static WATCHER: OnceLock<()> = OnceLock::new();
+    *LAST.lock().unwrap_or_else(|p| p.into_inner()) = Some((pg.clone(), Instant::now()));
+    WATCHER.get_or_init(|| {
+        let _ = std::thread::Builder::new()
+            .name("postgres-linger".into())
+            .spawn(|| {
+                loop {
+                    std::thread::sleep(Duration::from_secs(1));
+                    let mut last = LAST.lock().unwrap_or_else(|p| p.into_inner());
+                    let idle = match &mut *last {
+                        // Still held by a test: the linger counts from now.
+                        Some((pg, since)) if Arc::strong_count(pg) > 1 => {
+                            *since = Instant::now();
+                            false
+                        }
+                        Some((_, since)) => since.elapsed() > LINGER,
+                        None => false,
+                    };
+                    if idle {
+                        // Dropped outside the lock: stopping takes a while.
+                        let pg = last.take();
+                        drop(last);
+                        drop(pg);
+                    }
+                }
+            });
+    });
+}
 
 /// A running PostgreSQL cluster in a temp dir.
 pub struct Postgres {
@@ -132,16 +174,62 @@ fn free_port() -> io::Result<u16> {
 }
 
 impl Postgres {
-    /// The server every test of this process shares while any holds it.
+    /// The server every test of this process shares: started by the first
+    /// test that asks, and kept [`LINGER`] after the last holder dropped it
+    /// (tests that follow one another would otherwise pay an `initdb` and
+    /// a start-up each), then stopped and deleted. One still running when
+    /// the test process exits is stopped by its parent-death signal, and
+    /// its directory is removed by the next run ([`Postgres::sweep`]).
     pub fn shared() -> Arc<Postgres> {
         static SHARED: Mutex<Weak<Postgres>> = Mutex::new(Weak::new());
         let mut slot = SHARED.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(pg) = slot.upgrade() {
-            return pg;
-        }
-        let pg = Arc::new(Postgres::start().expect("start PostgreSQL"));
-        *slot = Arc::downgrade(&pg);
+        let pg = match slot.upgrade() {
+            Some(pg) => pg,
+            None => {
+                Postgres::sweep();
+                let pg = Arc::new(Postgres::start().expect("start PostgreSQL"));
+                *slot = Arc::downgrade(&pg);
+                pg
+            }
+        };
+        linger(&pg);
         pg
+    }
+
+    /// Removes the directories of clusters whose test process is gone
+    /// (and whose postmaster has exited), left by runs that ended while a
+    /// shared server lingered.
+    fn sweep() {
+        let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else {
+            return;
+        };
+        // A zombie is gone too (a container's init may never reap it).
+        let alive = |pid: &str| {
+            let pid = pid.trim();
+            let stat = std::fs::read_to_string(Path::new("/proc").join(pid).join("stat"));
+            !pid.is_empty()
+                && stat.is_ok_and(|s| {
+                    let state = s.rsplit_once(") ").map(|(_, rest)| rest.chars().next());
+                    !matches!(state, Some(Some('Z' | 'X')))
+                })
+        };
+        for e in entries.flatten() {
+            let dir = e.path();
+            let name = e.file_name();
+            if !name.to_string_lossy().starts_with(DIR_PREFIX) {
+                continue;
+            }
+            let owner = std::fs::read_to_string(dir.join(OWNER_FILE)).unwrap_or_default();
+            let postmaster = std::fs::read_to_string(dir.join("data/postmaster.pid"))
+                .unwrap_or_default()
+                .lines()
+                .next()
+                .unwrap_or_default()
+                .to_owned();
+            if !owner.trim().is_empty() && !alive(&owner) && !alive(&postmaster) {
+                let _ = std::fs::remove_dir_all(&dir);
+            }
+        }
     }
 
     /// A new cluster of its own (for tests that stop or restart it).
@@ -235,7 +323,8 @@ impl Postgres {
 
     fn start_with(tls: bool) -> io::Result<Postgres> {
         let bin = bindir()?;
-        let dir = tempfile::Builder::new().prefix("zkppd-pg-").tempdir()?;
+        let dir = tempfile::Builder::new().prefix(DIR_PREFIX).tempdir()?;
+        std::fs::write(dir.path().join(OWNER_FILE), std::process::id().to_string())?;
         let data = dir.path().join("data");
         let pwfile = dir.path().join("pw");
         std::fs::write(&pwfile, PASSWORD)?;
@@ -365,6 +454,16 @@ impl Postgres {
         }
     }
 
+    /// The server's major version (the name of its directory under
+    /// /usr/lib/postgresql).
+    pub fn version(&self) -> String {
+        self.bin
+            .parent()
+            .and_then(|d| d.file_name())
+            .map(|v| v.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    }
+
     pub fn port(&self) -> u16 {
         self.port
     }
@@ -398,10 +497,29 @@ impl Postgres {
         Ok(name)
     }
 
-    /// One number from a query on `db`.
+    /// One number from a query on `db` (a bigint, an integer or a
+    /// boolean as 0/1).
+    #[track_caller]
     pub fn count(&self, db: &str, sql: &str) -> i64 {
         let mut c = self.connect(db).expect("connect to PostgreSQL");
-        c.query_one(sql, &[]).expect("query").get(0)
+        let row = c
+            .query_one(sql, &[])
+            .unwrap_or_else(|e| panic!("{sql}: {e}"));
+        row.try_get::<_, i64>(0)
+            .or_else(|_| row.try_get::<_, i32>(0).map(i64::from))
+            .or_else(|_| row.try_get::<_, bool>(0).map(i64::from))
+            .unwrap_or_else(|e| panic!("{sql}: {e}"))
+    }
+
+    /// All values of the first (text) column of `sql` on `db`.
+    #[track_caller]
+    pub fn strings(&self, db: &str, sql: &str) -> Vec<String> {
+        let mut c = self.connect(db).expect("connect to PostgreSQL");
+        c.query(sql, &[])
+            .unwrap_or_else(|e| panic!("{sql}: {e}"))
+            .iter()
+            .map(|r| r.get(0))
+            .collect()
     }
 
     /// The data directory (root can read the table files).
