@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 use zkppd_testkit::http::{exchange as raw, get, post};
 use zkppd_testkit::process::{Process, Spawn, command};
-use zkppd_testkit::{ADMIN, Reply, TestResult, TestServer, signup_body};
+use zkppd_testkit::{ADMIN, Account, Reply, TestResult, TestServer, signup_body};
 
 use crate::BIN;
 
@@ -315,6 +315,43 @@ fn metrics_parse_as_prometheus_text_and_move_after_requests() -> TestResult {
 }
 
 const ORIGIN: &str = "https://app.example.com";
+
+/// `zkppd_lockouts_total` counts failed proofs that locked a profile out:
+/// the right password after four wrong ones (its guess was counted, and
+/// started a lock, before its proof was checked) locks nobody out and
+/// counts nothing; five wrong ones after it count one.
+#[test]
+fn a_right_proof_after_four_wrong_ones_counts_no_lockout() -> TestResult {
+    let s = TestServer::start();
+    let (addr, _rt) = metrics_listener(&s);
+    let alice = Account::new("lm1", "correct horse");
+    s.sign_up(&alice);
+    for _ in 0..4 {
+        s.sign_in_as(&alice.id, "wrong")
+            .step2
+            .assert_error(401, "Invalid credentials");
+    }
+    assert_eq!(s.sign_in_as(&alice.id, &alice.password).step2.status, 200);
+    let after = scrape(addr);
+    let verify = "zkppd_signin_verify_total";
+    assert_eq!(value(&after, verify, &[("outcome", "ok")]), 1.0);
+    assert_eq!(
+        value(&after, verify, &[("outcome", "invalid_credentials")]),
+        4.0
+    );
+    assert_eq!(value(&after, "zkppd_lockouts_total", &[]), 0.0);
+
+    for _ in 0..5 {
+        s.sign_in_as(&alice.id, "wrong")
+            .step2
+            .assert_error(401, "Invalid credentials");
+    }
+    s.sign_in_as(&alice.id, &alice.password)
+        .step2
+        .assert_error(429, "Too many requests");
+    assert_eq!(value(&scrape(addr), "zkppd_lockouts_total", &[]), 1.0);
+    Ok(())
+}
 
 fn preflight(s: &TestServer, path: &str, origin: &str, method: &str) -> Reply {
     s.request(

@@ -269,7 +269,7 @@ impl Service {
         rules::check_profile_id(profile_id)?;
         let record = Self::new_record(verifier, salt)?;
         let key = self.keys.lockout_key(profile_id);
-        self.begin_guess(key).await?;
+        let prior = self.begin_guess(key).await?;
         let hash = self.keys.reset_token_hash(reset_token);
         let id = profile_id.to_owned();
         let outcome = self
@@ -282,7 +282,7 @@ impl Service {
         if done {
             self.lockout.forget(&key);
         }
-        self.store(move |s| Self::end_guess(shared, &lockout, s, &key, done))
+        self.store(move |s| Self::end_guess(shared, &lockout, s, &key, prior, done))
             .await?;
         match outcome? {
             true => {

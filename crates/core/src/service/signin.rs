@@ -2,7 +2,8 @@
 //! from a fake verifier and salt, and the same work, so that nothing tells
 //! whether it exists. Checking the lockout and counting a guess are one
 //! step (see `Lockout::attempt`), so concurrent wrong proofs cannot all be
-//! checked before the lock takes effect.
+//! checked before the lock takes effect; the lock metric, though, counts a
+//! lock only once the guess that started it has failed.
 
 use zeroize::Zeroizing;
 use zkppd_srp::{self as srp, hex};
@@ -10,7 +11,7 @@ use zkppd_srp::{self as srp, hex};
 use super::Service;
 use crate::handshakes::Handshake;
 use crate::keys::{Keys, session_token_hash};
-use crate::lockout::{Attempt, Counter, Lockout, State};
+use crate::lockout::{Attempt, Counter, Lockout, State, delay_after};
 use crate::session::{self, now_ms};
 use crate::store::{Guess, InstallSecret, PendingHandshake, Record, Session, Store};
 use crate::{Error, Result, rules};
@@ -89,16 +90,12 @@ impl Service {
     }
 
     /// Counts one guess (see `Lockout::attempt`, or `Store::count_guess`
-    /// on a shared store); the failures stored before.
+    /// on a shared store); the failures stored before, for
+    /// [`Service::end_guess`].
     pub(super) async fn begin_guess(&self, key: [u8; 32]) -> Result<u32> {
         if self.shared {
             return match self.store(move |s| s.count_guess(&key, now_ms())).await? {
-                Guess::Counted { prior, failures } => {
-                    if failures >= crate::FREE_FAILURES {
-                        self.lockout.note_lock_started();
-                    }
-                    Ok(prior)
-                }
+                Guess::Counted { prior, .. } => Ok(prior),
                 Guess::Locked(secs) => Err(Error::LockedOut(secs)),
             };
         }
@@ -117,16 +114,25 @@ impl Service {
         }
     }
 
-    /// Ends a guess begun by [`Service::begin_guess`], on the thread of the
-    /// caller: in memory (then the store keeps the count), or on a shared
-    /// store, where the count is already stored and only a success clears it.
+    /// Ends a guess begun by [`Service::begin_guess`] (which returned
+    /// `prior`), on the thread of the caller: in memory (then the store
+    /// keeps the count), or on a shared store, where the count is already
+    /// stored and only a success clears it.
     pub(super) fn end_guess(
         shared: bool,
         lockout: &Lockout,
         store: &dyn Store,
         key: &[u8; 32],
+        prior: u32,
         correct: bool,
     ) -> Result<()> {
+        // The count of a 5th (or later) guess started a lock; it is one in
+        // the metric only when the guess fails, since a right proof clears
+        // the streak and locks nobody out. Counted here, not at the count,
+        // on both paths alike.
+        if !correct && delay_after(prior.saturating_add(1)).is_some() {
+            lockout.note_lock_started();
+        }
         if shared {
             return if correct {
                 store.save_lockout(key, &Counter::default())
@@ -331,7 +337,7 @@ impl Service {
         };
         // Counted now, before the proof is checked, and undone if it is
         // right: checking and counting are one step.
-        self.begin_guess(lock_key).await?;
+        let prior = self.begin_guess(lock_key).await?;
         // Prepared up front so that the crypto job can store the session
         // right after a correct proof, on the same thread.
         let token = session::new_token()?;
@@ -348,7 +354,8 @@ impl Service {
                     (m2.filter(|_| hs.known && well_formed), id, hs)
                 },
                 move |(m2, profile_id, hs)| {
-                    let ended = Self::end_guess(shared, &lockout, &*store, &lock_key, m2.is_some());
+                    let ended =
+                        Self::end_guess(shared, &lockout, &*store, &lock_key, prior, m2.is_some());
                     let Some(m2) = m2 else {
                         // Kept before answering: a restart forgets no guess.
                         if let Err(e) = ended {
@@ -457,6 +464,7 @@ mod tests {
             ));
         }
         assert_eq!(stored_lockout(&f, "alice").unwrap().locked_until_ms, 0);
+        assert_eq!(f.service.lockout.locks_started(), 0);
         // Step 1 of the 5th guess, then the 5th wrong proof.
         let session = f.start(&f.service, "alice", "wrong").await.unwrap();
         assert!(matches!(
@@ -468,10 +476,13 @@ mod tests {
         let c = stored_lockout(&f, "alice").unwrap();
         assert_eq!(c.failures, 5);
         assert_eq!(c.locked_until_ms, c.last_failure_ms + 1000);
+        // Exactly one lock in the metric; refused attempts start none.
+        assert_eq!(f.service.lockout.locks_started(), 1);
         assert!(matches!(
             f.start(&f.service, "alice", PASSWORD).await,
             Err(Error::LockedOut(1))
         ));
+        assert_eq!(f.service.lockout.locks_started(), 1);
         let restarted = f.restart();
         assert!(matches!(
             f.start(&restarted, "alice", PASSWORD).await,
@@ -487,6 +498,29 @@ mod tests {
         }
         f.sign_in("alice", PASSWORD).await.unwrap();
         assert_eq!(stored_lockout(&f, "alice"), None);
+    }
+
+    /// Four failures, then the right password: the 5th guess's count
+    /// started a lock while its proof was checked, but the proof was right,
+    /// so the lock metric stays at 0. Five wrong proofs of an unknown id
+    /// (no verifier) lock it, and count one.
+    #[tokio::test]
+    async fn a_right_fifth_proof_counts_no_lock() {
+        let f = fixture();
+        for _ in 0..4 {
+            assert!(f.sign_in("alice", "wrong").await.is_err());
+        }
+        f.sign_in("alice", PASSWORD).await.unwrap();
+        assert_eq!(stored_lockout(&f, "alice"), None);
+        assert_eq!(f.service.lockout.locks_started(), 0);
+        for _ in 0..5 {
+            assert!(matches!(
+                f.sign_in("nobody", PASSWORD).await,
+                Err(Error::InvalidCredentials)
+            ));
+        }
+        assert!(stored_lockout(&f, "nobody").unwrap().locked_until_ms > 0);
+        assert_eq!(f.service.lockout.locks_started(), 1);
     }
 
     /// A success after failures clears the stored streak too (else a
