@@ -150,10 +150,11 @@ impl Service {
 
     /// The streak the store keeps for `key` (none: no failures).
     async fn stored_lockout(&self, key: [u8; 32]) -> Result<Counter> {
-        Ok(self
-            .store(move |s| s.lockout(&key))
-            .await?
-            .unwrap_or_default())
+        let stored = match self.store.lockout_now(&key) {
+            Some(answer) => answer?,
+            None => self.store(move |s| s.lockout(&key)).await?,
+        };
+        Ok(stored.unwrap_or_default())
     }
 
     /// `id`'s stored record: read on this worker when the store can answer

@@ -226,6 +226,13 @@ pub trait Store: Send + Sync + 'static {
 
     /// The failure streak kept for a profile (by keyed hash), if any.
     fn lockout(&self, key: &[u8; 32]) -> Result<Option<Counter>>;
+    /// [`Store::lockout`] on the calling async worker, like
+    /// [`Store::session_now`]: the first guess on an id costs no thread
+    /// hand-off more than the next ones (nor a timing difference that
+    /// tells an id seen recently from one that was not).
+    fn lockout_now(&self, _key: &[u8; 32]) -> Option<Result<Option<Counter>>> {
+        None
+    }
     /// Keeps a streak; a streak of zero failures removes it.
     fn save_lockout(&self, key: &[u8; 32], counter: &Counter) -> Result<()>;
     /// Forgets streaks not locked and idle since `idle_before_ms`.

@@ -110,4 +110,31 @@ mod tests {
         assert_eq!(purge(&conn, 1000, 501).unwrap(), 2);
         assert_eq!(count(&conn).unwrap(), 0);
     }
+
+    /// The inline reads (`*_now`, on the calling thread's own reader) see
+    /// what the blocking ones see, including a write committed just before.
+    #[test]
+    fn the_inline_reads_answer_what_the_pooled_ones_do() {
+        use crate::store::{Record, Store};
+        let s = SqliteStore::open(None).unwrap();
+        assert_eq!(s.lockout_now(&[1; 32]).unwrap().unwrap(), None);
+        s.save_lockout(&[1; 32], &counter(3, 50, 40)).unwrap();
+        assert_eq!(
+            s.lockout_now(&[1; 32]).unwrap().unwrap(),
+            Some(counter(3, 50, 40))
+        );
+        assert_eq!(s.lockout(&[1; 32]).unwrap(), Some(counter(3, 50, 40)));
+        assert!(s.profile_now("alice").unwrap().unwrap().is_none());
+        let record = Record {
+            verifier: "ab".repeat(256),
+            salt: "cd".repeat(32),
+        };
+        s.import_profiles(&[(1, "alice".into(), record.clone())])
+            .unwrap();
+        let now = s.profile_now("alice").unwrap().unwrap().unwrap();
+        assert_eq!(
+            (now.verifier.as_str(), now.salt.as_str()),
+            (&*record.verifier, &*record.salt)
+        );
+    }
 }

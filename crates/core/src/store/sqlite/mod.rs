@@ -285,6 +285,16 @@ impl SqliteStore {
         f(&mut *self.pool.get()?)
     }
 
+    /// Runs the read `f` on this thread's own reader, which never waits:
+    /// `None` when SQLite is busy at once (a checkpoint holds the WAL
+    /// index), for the caller to ask off the async workers instead.
+    fn read_now<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Option<Result<T>> {
+        match inline::with_reader(self.id, &self.path, f) {
+            Err(Error::Unavailable(_)) => None,
+            answer => Some(answer),
+        }
+    }
+
     /// Runs `f` in a transaction, committed together with the other
     /// writes of this process queued meanwhile (group commit); `f`'s
     /// changes are all or nothing. The turn is taken before a pooled
@@ -441,10 +451,7 @@ impl Store for SqliteStore {
 
     /// On this thread's own reader, like [`Store::session_now`].
     fn profile_now(&self, id: &str) -> Option<Result<Option<Record>>> {
-        match inline::with_reader(self.id, &self.path, |conn| profiles::get(conn, id)) {
-            Err(Error::Unavailable(_)) => None,
-            answer => Some(answer),
-        }
+        self.read_now(|conn| profiles::get(conn, id))
     }
 
     fn import_profiles(&self, records: &[(usize, String, Record)]) -> Result<ImportCount> {
@@ -546,10 +553,7 @@ impl Store for SqliteStore {
     }
 
     fn session_now(&self, token_hash: &[u8; 32]) -> Option<Result<Option<Session>>> {
-        match inline::with_reader(self.id, &self.path, |conn| sessions::get(conn, token_hash)) {
-            Err(Error::Unavailable(_)) => None,
-            answer => Some(answer),
-        }
+        self.read_now(|conn| sessions::get(conn, token_hash))
     }
 
     fn end_session(
@@ -578,6 +582,11 @@ impl Store for SqliteStore {
 
     fn lockout(&self, key: &[u8; 32]) -> Result<Option<Counter>> {
         self.read(|conn| lockouts::get(conn, key))
+    }
+
+    /// On this thread's own reader, like [`Store::session_now`].
+    fn lockout_now(&self, key: &[u8; 32]) -> Option<Result<Option<Counter>>> {
+        self.read_now(|conn| lockouts::get(conn, key))
     }
 
     fn save_lockout(&self, key: &[u8; 32], counter: &Counter) -> Result<()> {
