@@ -112,9 +112,16 @@ struct Entry {
     handshake: Handshake,
 }
 
+/// Below this many slots a map is never shrunk (not worth a rehash).
+const SHRINK_FLOOR: usize = 1024;
+
 #[derive(Default)]
 struct Inner {
-    by_id: HashMap<String, Entry>,
+    // Boxed: an entry is about 900 bytes, and a table that doubles its
+    // slots (and never gives them back) would hold that much per empty
+    // slot too; boxed, an empty slot is a pointer and the memory of a
+    // handshake goes back to the allocator when it is taken.
+    by_id: HashMap<String, Box<Entry>>,
     // Insertion order; with one TTL for all it is also expiry order.
     order: BTreeMap<u64, String>,
     next_seq: u64,
@@ -164,11 +171,11 @@ impl Handshakes {
         inner.order.insert(seq, id.to_owned());
         inner.by_id.insert(
             id.to_owned(),
-            Entry {
+            Box::new(Entry {
                 seq,
                 expires: now + self.ttl,
                 handshake,
-            },
+            }),
         );
     }
 
@@ -198,7 +205,16 @@ impl Handshakes {
     }
 
     fn sweep_at(&self, now: Instant) {
-        Self::sweep_locked(&mut self.lock(), now);
+        let mut inner = self.lock();
+        Self::sweep_locked(&mut inner, now);
+        // After a burst of step 1s (up to `max` pending), give the table
+        // back once it is mostly empty; the periodic sweep is rare enough
+        // for the rehash not to matter, and a quarter full leaves room to
+        // grow again without shrinking back and forth.
+        let map = &mut inner.by_id;
+        if map.capacity() > SHRINK_FLOOR && map.len() <= map.capacity() / 4 {
+            map.shrink_to(map.len() * 2);
+        }
     }
 
     fn sweep_locked(inner: &mut Inner, now: Instant) {
@@ -370,5 +386,42 @@ mod tests {
         short.insert("e", handshake("e", true).0);
         short.sweep();
         assert_eq!(short.len(), 0);
+    }
+
+    /// A handshake without the SRP work (for tests of the bookkeeping).
+    fn cheap() -> Handshake {
+        Handshake {
+            b: srp::ServerSecret::from_bytes([7; 32]),
+            big_b: [0; srp::N_BYTES],
+            a: srp::ClientPublic::from_hex("02").unwrap(),
+            verifier: srp::Verifier::from_hex("02").unwrap(),
+            salt: vec![1],
+            known: false,
+            stored: String::new(),
+        }
+    }
+
+    /// After a burst the table goes back to a size for what is left, and
+    /// what is left is still there.
+    #[test]
+    fn a_sweep_gives_the_table_of_a_burst_back() {
+        let hs = Handshakes::new(TTL, 100_000);
+        let t0 = Instant::now();
+        for i in 0..20_000 {
+            hs.insert_at(&format!("p{i}"), cheap(), t0);
+        }
+        let later = t0 + Duration::from_secs(1);
+        for i in 0..10 {
+            hs.insert_at(&format!("q{i}"), cheap(), later);
+        }
+        let burst = hs.lock().by_id.capacity();
+        assert!(burst >= 20_010, "{burst}");
+        hs.sweep_at(t0 + TTL - Duration::from_nanos(1));
+        assert_eq!(hs.lock().by_id.capacity(), burst, "nothing expired yet");
+        hs.sweep_at(t0 + TTL);
+        assert_eq!(hs.len(), 10);
+        let after = hs.lock().by_id.capacity();
+        assert!(after < SHRINK_FLOOR, "{after}");
+        assert!(hs.take_at("q3", t0 + TTL).is_some());
     }
 }

@@ -29,6 +29,8 @@ pub const FREE_FAILURES: u32 = 5;
 pub const MAX_DELAY: Duration = Duration::from_secs(15 * 60);
 /// How many entries an insertion looks at first for one to evict.
 const EVICTION_PROBES: usize = 64;
+/// Below this many slots the table is never shrunk (not worth a rehash).
+const SHRINK_FLOOR: usize = 1024;
 
 /// A profile's failure streak as the store keeps it (times in Unix ms).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -257,11 +259,18 @@ impl Lockout {
     /// Forgets counters idle since `idle_before_ms` and not locked (the
     /// store forgets them alike).
     pub(crate) fn sweep(&self, now_ms: i64, idle_before_ms: i64) {
-        self.lock().retain(|_, e| {
+        let mut entries = self.lock();
+        entries.retain(|_, e| {
             e.in_flight > 0
                 || e.counter.locked_until_ms > now_ms
                 || e.counter.last_failure_ms >= idle_before_ms
         });
+        // A table grown by a guessing storm (up to `max` counters) is
+        // given back once mostly empty: a map never shrinks by itself.
+        if entries.capacity() > SHRINK_FLOOR && entries.len() <= entries.capacity() / 4 {
+            let keep = entries.len() * 2;
+            entries.shrink_to(keep);
+        }
     }
 
     /// A guess whose count started a lock (in memory or on a shared store)
@@ -603,5 +612,35 @@ mod tests {
     fn capacity_is_at_least_one() {
         assert_eq!(Lockout::new(8).capacity(), 8);
         assert_eq!(Lockout::new(0).capacity(), 1);
+    }
+
+    /// After a storm of counters the table goes back to a size for what
+    /// is left, and what is left is still there.
+    #[test]
+    fn a_sweep_gives_the_table_of_a_storm_back() {
+        let l = Lockout::new(100_000);
+        let idle = Counter {
+            failures: 1,
+            locked_until_ms: 0,
+            last_failure_ms: 100,
+        };
+        let locked = Counter {
+            failures: 9,
+            locked_until_ms: 10_000,
+            last_failure_ms: 100,
+        };
+        for n in 0..20_000 {
+            l.load(&key(n), idle).unwrap();
+        }
+        l.load(&key(20_000), locked).unwrap();
+        let storm = l.lock().capacity();
+        assert!(storm > 20_000, "{storm}");
+        l.sweep(6_000, 50);
+        assert_eq!(l.lock().capacity(), storm, "nothing was idle yet");
+        l.sweep(6_000, 1_000);
+        assert_eq!(l.len(), 1);
+        let after = l.lock().capacity();
+        assert!(after < SHRINK_FLOOR, "{after}");
+        assert!(matches!(l.check(&key(20_000), 6_000), State::Locked(4)));
     }
 }
