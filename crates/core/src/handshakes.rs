@@ -112,9 +112,6 @@ struct Entry {
     handshake: Handshake,
 }
 
-/// Below this many slots a map is never shrunk (not worth a rehash).
-const SHRINK_FLOOR: usize = 1024;
-
 #[derive(Default)]
 struct Inner {
     // Boxed: an entry is about 900 bytes, and a table that doubles its
@@ -211,10 +208,7 @@ impl Handshakes {
         // back once it is mostly empty; the periodic sweep is rare enough
         // for the rehash not to matter, and a quarter full leaves room to
         // grow again without shrinking back and forth.
-        let map = &mut inner.by_id;
-        if map.capacity() > SHRINK_FLOOR && map.len() <= map.capacity() / 4 {
-            map.shrink_to(map.len() * 2);
-        }
+        crate::shrink::give_back(&mut inner.by_id);
     }
 
     fn sweep_locked(inner: &mut Inner, now: Instant) {
@@ -421,7 +415,7 @@ mod tests {
         hs.sweep_at(t0 + TTL);
         assert_eq!(hs.len(), 10);
         let after = hs.lock().by_id.capacity();
-        assert!(after < SHRINK_FLOOR, "{after}");
+        assert!(after < crate::shrink::FLOOR, "{after}");
         assert!(hs.take_at("q3", t0 + TTL).is_some());
     }
 }

@@ -16,6 +16,7 @@ mod pool;
 pub mod rules;
 mod service;
 mod session;
+mod shrink;
 pub mod store;
 
 pub use error::{Error, Result};

@@ -29,8 +29,6 @@ pub const FREE_FAILURES: u32 = 5;
 pub const MAX_DELAY: Duration = Duration::from_secs(15 * 60);
 /// How many entries an insertion looks at first for one to evict.
 const EVICTION_PROBES: usize = 64;
-/// Below this many slots the table is never shrunk (not worth a rehash).
-const SHRINK_FLOOR: usize = 1024;
 
 /// A profile's failure streak as the store keeps it (times in Unix ms).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -267,10 +265,7 @@ impl Lockout {
         });
         // A table grown by a guessing storm (up to `max` counters) is
         // given back once mostly empty: a map never shrinks by itself.
-        if entries.capacity() > SHRINK_FLOOR && entries.len() <= entries.capacity() / 4 {
-            let keep = entries.len() * 2;
-            entries.shrink_to(keep);
-        }
+        crate::shrink::give_back(&mut entries);
     }
 
     /// A guess whose count started a lock (in memory or on a shared store)
@@ -640,7 +635,7 @@ mod tests {
         l.sweep(6_000, 1_000);
         assert_eq!(l.len(), 1);
         let after = l.lock().capacity();
-        assert!(after < SHRINK_FLOOR, "{after}");
+        assert!(after < crate::shrink::FLOOR, "{after}");
         assert!(matches!(l.check(&key(20_000), 6_000), State::Locked(4)));
     }
 }
