@@ -239,6 +239,22 @@ mod tests {
 
     const TTL: Duration = Duration::from_secs(60);
 
+    #[test]
+    fn a_handshake_key_is_the_first_line_trimmed_and_at_least_32_bytes() {
+        let short = "k".repeat(HandshakeKey::MIN_LEN - 1);
+        let err = HandshakeKey::from_file_text(&short).unwrap_err();
+        assert!(err.contains("at least 32"), "{err}");
+        // Whitespace does not count towards the length.
+        assert!(HandshakeKey::from_file_text(&format!("  {short}  \n")).is_err());
+        let exact = "k".repeat(HandshakeKey::MIN_LEN);
+        let key = HandshakeKey::from_file_text(&format!(" {exact}\t\nsecond line")).unwrap();
+        assert_eq!(&key.0[..], exact.as_bytes());
+        // The secret never reaches a log line through Debug.
+        let shown = format!("{key:?}");
+        assert_eq!(shown, "HandshakeKey(..)");
+        assert!(!shown.contains("kkkk"));
+    }
+
     /// A real handshake of `id` with password "pw" (or of a verifier the
     /// client cannot know when `known` is false), and the client's side.
     fn handshake(id: &str, known: bool) -> (Handshake, client::Ephemeral, String) {
