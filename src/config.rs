@@ -479,7 +479,7 @@ pub struct ServeArgs {
     )]
     pub admin_trusted_networks: Vec<ipnet::IpNet>,
 
-    /// Pending sign-in handshakes kept in memory (about 1 KiB each); past
+    /// Pending sign-in handshakes kept in memory (about 1.5 KiB each); past
     /// it, the oldest is dropped.
     #[arg(long, env = "ZKPPD_MAX_HANDSHAKES", default_value_t = 16_384, value_parser = clap::value_parser!(u32).range(1..=10_000_000))]
     pub max_handshakes: u32,
