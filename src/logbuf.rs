@@ -21,11 +21,16 @@ const GATHER: Duration = Duration::from_millis(20);
 const EAGER: usize = 64 * 1024;
 /// Past this, loggers wait for the writer (bounded memory, no line lost).
 const LIMIT: usize = 1024 * 1024;
+/// How long the end of serving waits for the last lines to be written: a
+/// stderr nobody reads (a stalled pipe) must not hold the exit forever.
+const FINAL_WAIT: Duration = Duration::from_secs(5);
 
 #[derive(Default)]
 struct State {
     buf: Vec<u8>,
     closed: bool,
+    /// The writer wrote everything and ended.
+    finished: bool,
 }
 
 #[derive(Default)]
@@ -88,8 +93,14 @@ fn write_batches(shared: &Shared, mut out: impl Write) {
         // the server.
         let _ = out.write_all(&batch).and_then(|()| out.flush());
         batch.clear();
-        if done && shared.lock().buf.is_empty() {
-            return;
+        if done {
+            let mut state = shared.lock();
+            if state.buf.is_empty() {
+                state.finished = true;
+                drop(state);
+                shared.room.notify_all();
+                return;
+            }
         }
     }
 }
@@ -126,8 +137,24 @@ impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for LogBuf {
 
 impl Drop for Flush {
     fn drop(&mut self) {
-        self.shared.lock().closed = true;
-        self.shared.work.notify_one();
+        let shared = &self.shared;
+        let mut state = shared.lock();
+        state.closed = true;
+        shared.work.notify_one();
+        let deadline = std::time::Instant::now() + FINAL_WAIT;
+        while !state.finished && self.thread.is_some() {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            if left.is_zero() {
+                // The writer is stuck on stderr: leave it, exit anyway.
+                return;
+            }
+            state = shared
+                .room
+                .wait_timeout(state, left)
+                .unwrap_or_else(|p| p.into_inner())
+                .0;
+        }
+        drop(state);
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
@@ -180,6 +207,30 @@ mod tests {
             let want: Vec<_> = (0..20_000).map(|i| format!("t{t} line {i}")).collect();
             assert_eq!(mine, want, "thread {t}'s lines, in order");
         }
+    }
+
+    /// A `Write` that never returns (a pipe nobody reads).
+    struct Stalled;
+
+    impl Write for Stalled {
+        fn write(&mut self, _: &[u8]) -> std::io::Result<usize> {
+            std::thread::sleep(Duration::from_secs(3600));
+            Ok(0)
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_stalled_stderr_holds_the_end_of_serving_only_for_the_final_wait() {
+        let (mut buf, flush) = start(Stalled);
+        buf.write_all(b"a line nobody reads\n").unwrap();
+        let t0 = std::time::Instant::now();
+        drop(flush);
+        let took = t0.elapsed();
+        assert!(took >= FINAL_WAIT - Duration::from_millis(100), "{took:?}");
+        assert!(took < FINAL_WAIT + Duration::from_secs(2), "{took:?}");
     }
 
     #[test]

@@ -341,3 +341,26 @@ fn a_refused_admin_token_leaves_one_audit_line_without_the_guess() -> TestResult
     assert!(!lines.join("\n").contains(&admin));
     Ok(())
 }
+
+/// The access log is written in batches by a thread of its own: a graceful
+/// stop still writes every line, the last request's included.
+#[test]
+fn a_graceful_stop_writes_every_access_line() -> TestResult {
+    let z = Zkppd::start("logs-admin-token-0123456789", &[])?;
+    let n = 500;
+    let mut http = zkppd_testkit::Http::new(z.process.addr());
+    for i in 0..n {
+        let r = http.must(
+            "/v1/verify",
+            &json!({"profileId": format!("nobody-{i}"), "authToken": "x", "authExpiry": "y"}),
+        );
+        assert!(r.status < 500, "{}", r.status);
+    }
+    let lines = z.stop()?;
+    let access = lines
+        .iter()
+        .filter(|l| l.contains("zkppd::access") && l.contains("/v1/verify"))
+        .count();
+    assert_eq!(access, n, "access lines of {n} requests");
+    Ok(())
+}
