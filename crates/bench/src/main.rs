@@ -138,14 +138,7 @@ fn run(args: Args) -> Result<bool, String> {
                     true,
                     &args.zkppd_args,
                 )?;
-                let t = Target {
-                    addr: s.addr,
-                    host_url: format!("http://{}", s.addr),
-                    admin_token: Some(s.admin_token.clone()),
-                    pid: Some(s.pid),
-                    metrics: s.metrics,
-                    on_postgres,
-                };
+                let t = Target::of(&s, on_postgres);
                 server = Some(s);
                 Some(t)
             }

@@ -251,6 +251,18 @@ fn streak(p: &Pair) -> (i64, i64, i64) {
 }
 
 /// One wrong guess: step 1 on `one`, the wrong proof on `two`.
+impl Pair {
+    /// The `i`th guess's instances: step 1 on A and step 2 on B, then the
+    /// other way round, and so on.
+    fn turn(&self, i: i64) -> (&Service, &Service) {
+        if i % 2 == 0 {
+            (&self.a, &self.b)
+        } else {
+            (&self.b, &self.a)
+        }
+    }
+}
+
 async fn fail(one: &Service, two: &Service) {
     let session = start(one, "alice", "wrong").await.unwrap();
     assert!(matches!(
@@ -270,11 +282,7 @@ fn a_fifth_and_a_sixth_failure_over_both_instances_lock_both() {
     let _timed = timed();
     Pair::run(&["alice"], async |p| {
         for i in 0..4 {
-            let (one, two) = if i % 2 == 0 {
-                (&p.a, &p.b)
-            } else {
-                (&p.b, &p.a)
-            };
+            let (one, two) = p.turn(i);
             fail(one, two).await;
             assert_eq!(streak(p).0, i + 1);
             assert_eq!(streak(p).1, 0, "no lock before the 5th failure");
@@ -331,11 +339,7 @@ fn a_right_fifth_proof_over_both_instances_reports_no_lock() {
     let _timed = timed();
     Pair::run(&["alice"], async |p| {
         for i in 0..4 {
-            let (one, two) = if i % 2 == 0 {
-                (&p.a, &p.b)
-            } else {
-                (&p.b, &p.a)
-            };
+            let (one, two) = p.turn(i);
             fail(one, two).await;
         }
         assert_eq!(streak(p).0, 4);

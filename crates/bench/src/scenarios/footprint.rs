@@ -80,14 +80,7 @@ pub(crate) fn footprint(args: &Args, warmup: Duration) -> Result<(Vec<Row>, Targ
         return Err(format!("first answer was {}", answered.status));
     }
 
-    let target = Target {
-        addr: server.addr,
-        host_url: format!("http://{}", server.addr),
-        admin_token: Some(server.admin_token.clone()),
-        pid: Some(server.pid),
-        metrics: None,
-        on_postgres: false,
-    };
+    let target = Target::of(&server, false);
 
     // Idle keep-alive connections, each used once so that the server holds
     // a live connection task for it.

@@ -46,6 +46,20 @@ pub(crate) struct Target {
     pub(crate) on_postgres: bool,
 }
 
+impl Target {
+    /// A server this bench started (its metrics listener, if it has one).
+    pub(crate) fn of(server: &crate::supervisor::Server, on_postgres: bool) -> Target {
+        Target {
+            addr: server.addr,
+            host_url: format!("http://{}", server.addr),
+            admin_token: Some(server.admin_token.clone()),
+            pid: Some(server.pid),
+            metrics: server.metrics,
+            on_postgres,
+        }
+    }
+}
+
 /// A signed-up profile whose x the bench knows.
 #[derive(Clone)]
 struct Profile {

@@ -156,14 +156,7 @@ fn fsync_alone(secs: Duration) -> std::io::Result<(f64, f64)> {
 pub(crate) fn baseline_signup(args: &Args, bin: &Path) -> Result<Vec<Row>, String> {
     let server = Server::start(bin, None, false, &args.zkppd_args)
         .map_err(|e| format!("baseline {}: {e}", bin.display()))?;
-    let target = Target {
-        addr: server.addr,
-        host_url: format!("http://{}", server.addr),
-        admin_token: Some(server.admin_token.clone()),
-        pid: Some(server.pid),
-        metrics: None,
-        on_postgres: false,
-    };
+    let target = Target::of(&server, false);
     let mut rows = Bench::new(args.clone(), target).signup().map_err(|e| {
         format!(
             "baseline {}: {e}\nits log tail:\n{}",

@@ -82,12 +82,7 @@ pub(super) fn sizes(c: &mut PgConn) -> Result<BucketSizes> {
         SIGNUP_LEN,
         "SELECT count(*) FROM profile_tokens WHERE NOT used",
     ])?;
-    let mut tx = c
-        .client
-        .build_transaction()
-        .isolation_level(postgres::IsolationLevel::RepeatableRead)
-        .read_only(true)
-        .start()?;
+    let mut tx = c.snapshot()?;
     let sizes = BucketSizes {
         profile: tx.query_one(&profile, &[])?.get(0),
         signup: signup_len(&mut tx, &len)?,

@@ -9,12 +9,7 @@ use crate::store::{Dump, InstallSecret, Record, Session};
 use crate::{Error, Result};
 
 pub(super) fn export(c: &mut PgConn) -> Result<Dump> {
-    let mut tx = c
-        .client
-        .build_transaction()
-        .isolation_level(postgres::IsolationLevel::RepeatableRead)
-        .read_only(true)
-        .start()?;
+    let mut tx = c.snapshot()?;
     let secret: Vec<u8> = tx
         .query_one(
             "SELECT value FROM zkppd_meta WHERE key = 'install_secret'",

@@ -79,6 +79,17 @@ impl PgConn {
         Ok(s)
     }
 
+    /// A read-only transaction on one snapshot (counts and copies that
+    /// must agree with each other).
+    fn snapshot(&mut self) -> Result<postgres::Transaction<'_>> {
+        Ok(self
+            .client
+            .build_transaction()
+            .isolation_level(postgres::IsolationLevel::RepeatableRead)
+            .read_only(true)
+            .start()?)
+    }
+
     /// Statements for a transaction, prepared before it starts.
     fn stmts<const N: usize>(&mut self, sql: [&'static str; N]) -> Result<[Statement; N]> {
         let mut out = Vec::with_capacity(N);

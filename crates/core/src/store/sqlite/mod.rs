@@ -787,3 +787,17 @@ fn prepare(conn: &mut Connection) -> Result<InstallSecret, String> {
         None => Err("install secret missing: not a zkppd database".into()),
     }
 }
+
+/// A store in a temp dir with profiles "a" (verifier "va") and "b" ("vb"),
+/// for the table modules' tests.
+#[cfg(test)]
+pub(crate) fn with_profiles_a_and_b() -> SqliteStore {
+    let s = SqliteStore::open(None).unwrap();
+    s.connection()
+        .unwrap()
+        .execute_batch(
+            "INSERT INTO profiles (id, verifier, salt) VALUES ('a', 'va', 's'), ('b', 'vb', 's')",
+        )
+        .unwrap();
+    s
+}

@@ -48,18 +48,7 @@ pub(super) fn exists(conn: &Connection, id: &str) -> Result<bool> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::SqliteStore;
-
-    fn store() -> SqliteStore {
-        let s = SqliteStore::open(None).unwrap();
-        s.connection()
-            .unwrap()
-            .execute_batch(
-                "INSERT INTO profiles (id, verifier, salt) VALUES ('a', 'va', 's'), ('b', 'vb', 's')",
-            )
-            .unwrap();
-        s
-    }
+    use crate::store::sqlite::with_profiles_a_and_b as store;
 
     #[test]
     fn a_token_is_taken_once_by_its_profile_before_expiry() {

@@ -145,7 +145,7 @@ pub(super) fn count_live(conn: &Connection, now_ms: i64) -> Result<i64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::SqliteStore;
+    use crate::store::sqlite::with_profiles_a_and_b as store;
 
     fn hash(n: u8) -> [u8; 32] {
         [n; 32]
@@ -158,18 +158,6 @@ mod tests {
             expires_ms,
             created_ms,
         }
-    }
-
-    /// A store in a temp dir with profiles "a" (verifier "va") and "b".
-    fn store() -> SqliteStore {
-        let s = SqliteStore::open(None).unwrap();
-        s.connection()
-            .unwrap()
-            .execute_batch(
-                "INSERT INTO profiles (id, verifier, salt) VALUES ('a', 'va', 's'), ('b', 'vb', 's')",
-            )
-            .unwrap();
-        s
     }
 
     fn count(conn: &Connection) -> i64 {
