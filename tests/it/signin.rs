@@ -308,6 +308,54 @@ fn a_handshake_is_single_use_and_replaced_by_a_new_step_one(backend: Backend) ->
     Ok(())
 }
 
+/// The right proof sent 500 times at once for one handshake: exactly one
+/// answer is a session, every other is 401, and one session is stored.
+fn a_right_proof_sent_five_hundred_times_at_once_makes_one_session(backend: Backend) -> TestResult {
+    let s = TestServer::on_backend(backend, |_| {});
+    let acc = Account::new("racer", "pw");
+    s.sign_up(&acc);
+    let eph = zkppd_srp::client::generate_ephemeral();
+    let c = s
+        .post(
+            "/v1/signin",
+            &json!({"profile_id": "racer", "key": eph.public}),
+        )
+        .json();
+    let session = zkppd_srp::client::derive_session(
+        &eph,
+        c["key"].as_str().unwrap(),
+        c["salt"].as_str().unwrap(),
+        "racer",
+        &acc.x,
+    )
+    .unwrap();
+    let n = 500;
+    let barrier = std::sync::Barrier::new(n);
+    let statuses: Vec<u16> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..n)
+            .map(|_| {
+                let (barrier, s, proof) = (&barrier, &s, &session.proof);
+                scope.spawn(move || {
+                    barrier.wait();
+                    s.post(
+                        "/v1/signin/verify",
+                        &json!({"profile_id": "racer", "key": proof}),
+                    )
+                    .status
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    assert_eq!(statuses.iter().filter(|&&st| st == 200).count(), 1);
+    assert_eq!(statuses.iter().filter(|&&st| st == 401).count(), n - 1);
+    assert_eq!(
+        s.count("SELECT count(*) FROM sessions WHERE profile_id = 'racer'"),
+        1
+    );
+    Ok(())
+}
+
 fn handshakes_expire(backend: Backend) -> TestResult {
     let _serial = zkppd_testkit::serial::timed();
     let s = TestServer::on_backend(backend, |st| st.handshake_ttl = Duration::from_secs(1));
@@ -533,6 +581,7 @@ on_both!(
     wrong_proofs_all_get_the_same_401,
     unknown_profiles_look_like_known_ones,
     a_handshake_is_single_use_and_replaced_by_a_new_step_one,
+    a_right_proof_sent_five_hundred_times_at_once_makes_one_session,
     handshakes_expire,
     sessions_expire,
     verify_needs_every_field_to_match,
